@@ -186,4 +186,4 @@ class ConfusionMatrix:
         """Per-class IoU and Dice keyed by class name (NaN where a class never occurs)."""
         iou = iou_per_class(self.cm).tolist()
         dice = dice_per_class(self.cm).tolist()
-        return {n: {"iou": i, "dice": d} for n, i, d in zip(self.class_names, iou, dice)}
+        return {n: {"iou": i, "dice": d} for n, i, d in zip(self.class_names, iou, dice, strict=True)}
