@@ -1,0 +1,137 @@
+"""A VGG16-style backbone (Simonyan & Zisserman, arXiv 1409.1556) laid out like torchvision's ``vgg16``.
+
+Introduced in Chapter 3 (FCN). The layer indices of ``features`` match torchvision's ``vgg16`` (and ``vgg16_bn``
+with ``batch_norm=True``) so that torchvision's ImageNet state dict loads unchanged when ``width=1``. A ``width``
+multiplier shrinks every stage for the quick profile of the book.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["VGG16_CFG", "make_vgg_features", "stage_ends", "load_vgg16_weights", "find_vgg16_weights",
+           "VGG16_WEIGHT_FILES"]
+
+# output channels per conv layer; "M" is a 2x2 max pooling
+VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+# torchvision's file names for the ImageNet weights (the names under $TORCH_HOME/hub/checkpoints)
+VGG16_WEIGHT_FILES = {False: "vgg16-397923af.pth", True: "vgg16_bn-6c64b313.pth"}
+
+
+def make_vgg_features(width: float = 1.0, batch_norm: bool = False, first_padding: int = 1,
+                      in_channels: int = 3) -> nn.Sequential:
+    """The 13 conv + 5 pooling layers of VGG16.
+
+    Args:
+        width: channel multiplier (1.0 = the paper's 64...512 channels).
+        batch_norm: add BatchNorm after every conv (as ``vgg16_bn``); helps training from scratch.
+        first_padding: padding of the very first conv. FCN pads it by 100 so that any input size survives the
+            7x7 ``fc6``; 1 keeps ``H / 32`` maps.
+        in_channels: input channels.
+
+    Pooling uses ``ceil_mode=True`` like the original Caffe model, so no input row is dropped.
+
+    Example:
+        >>> f = make_vgg_features(width=0.25)
+        >>> f(torch.randn(1, 3, 64, 64)).shape
+        torch.Size([1, 128, 2, 2])
+    """
+    layers: list[nn.Module] = []
+    c = in_channels
+    first = True
+    for v in VGG16_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+            continue
+        out = max(8, int(round(v * width)))
+        layers.append(nn.Conv2d(c, out, 3, padding=first_padding if first else 1))
+        first = False
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        layers.append(nn.ReLU(inplace=True))
+        c = out
+    return nn.Sequential(*layers)
+
+
+def stage_ends(features: nn.Sequential) -> list[int]:
+    """Indices (exclusive ends) of ``features`` after each pooling: slices ``[0:e1], [e1:e2], ...`` are pool1..5."""
+    return [i + 1 for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
+
+
+def find_vgg16_weights(batch_norm: bool = False, search: list[str | os.PathLike] | None = None) -> Path | None:
+    """Look for torchvision's ImageNet VGG16 weights on local disk (never downloads).
+
+    Searched, in order: the folders in ``search``, ``$COURSE_DATA_ROOT/weights``, ``<data root>/weights`` and
+    torch hub's cache ``$TORCH_HOME/hub/checkpoints`` (where ``torchvision`` saves them).
+    """
+    from ..config import data_root
+
+    name = VGG16_WEIGHT_FILES[batch_norm]
+    folders = [Path(p) for p in (search or [])]
+    folders.append(data_root() / "weights")
+    folders.append(Path(torch.hub.get_dir()) / "checkpoints")
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def load_vgg16_weights(features: nn.Sequential, source: str | os.PathLike | dict,
+                       fc6: nn.Conv2d | None = None, fc7: nn.Conv2d | None = None) -> dict[str, list[str]]:
+    """Copy torchvision ImageNet VGG16 weights into ``features`` (and the convolutionalised ``fc6``/``fc7``).
+
+    FCN turns the classifier's fully connected layers into convolutions: ``classifier.0`` (``4096 x 25088``) is
+    reshaped into a ``4096 x 512 x 7 x 7`` kernel and ``classifier.3`` into ``4096 x 4096 x 1 x 1``.
+
+    Args:
+        features: a ``make_vgg_features(width=1.0)`` stack.
+        source: path to a torchvision state dict (``torch.load`` with ``weights_only=True``) or the dict itself.
+        fc6, fc7: optional convolutions that receive the reshaped classifier weights.
+
+    Returns:
+        ``{"loaded": [...], "skipped": [...]}`` parameter names.
+
+    Raises:
+        ValueError: naming the file when it holds no VGG16 ``features.*`` weights or shapes do not match.
+    """
+    where = str(source) if not isinstance(source, dict) else "<state dict>"
+    if isinstance(source, dict):
+        state = source
+    else:
+        try:
+            state = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as err:  # corrupt file, pickle with code, ...
+            raise ValueError(f"{where}: not a loadable weights-only state dict ({err})") from err
+    if not isinstance(state, dict) or not any(k.startswith("features.") for k in state):
+        raise ValueError(f"{where}: no 'features.*' keys; expected a torchvision vgg16 state dict")
+    own = {f"features.{k}": v for k, v in features.state_dict().items()}
+    targets: dict[str, torch.Tensor] = dict(own)
+    if fc6 is not None:
+        targets["classifier.0.weight"] = fc6.weight
+        targets["classifier.0.bias"] = fc6.bias
+    if fc7 is not None:
+        targets["classifier.3.weight"] = fc7.weight
+        targets["classifier.3.bias"] = fc7.bias
+    loaded, skipped = [], []
+    with torch.no_grad():
+        for key, dst in targets.items():
+            if key not in state:
+                skipped.append(key)
+                continue
+            src = state[key]
+            if key.startswith("classifier") and key.endswith("weight"):
+                src = src.reshape(dst.shape) if src.numel() == dst.numel() else src
+            if src.shape != dst.shape:
+                raise ValueError(f"{where}: {key} has shape {tuple(src.shape)}, the model expects {tuple(dst.shape)} "
+                                 "(pretrained weights need width=1.0 and fc_channels=4096)")
+            dst.copy_(src)
+            loaded.append(key)
+    missing_feats = [k for k in own if k in skipped and not k.endswith("num_batches_tracked")]
+    if missing_feats:
+        raise ValueError(f"{where}: missing backbone weights {missing_feats[:5]} (batch_norm setting mismatched?)")
+    return {"loaded": loaded, "skipped": skipped}

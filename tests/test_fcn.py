@@ -1,0 +1,117 @@
+"""FCN-32s/16s/8s: the paper's crop offsets, shapes, skips, pretrained backbone loading."""
+
+import pytest
+import torch
+import torchvision
+
+from course_lib.models import count_parameters, fcn8s, fcn16s, fcn32s
+from course_lib.models.fcn import FCN
+from course_lib.models.vgg import load_vgg16_weights, make_vgg_features
+
+TINY = dict(width=0.125, fc_channels=32, batch_norm=True)
+
+
+def test_paper_layout_reproduces_caffe_offsets():
+    # the numbers in the authors' Caffe prototxts, derived here from the layers' geometry
+    assert FCN(21, "32s", width=0.0625, fc_channels=8).offsets == {"final": 19}
+    assert FCN(21, "16s", width=0.0625, fc_channels=8).offsets == {"pool4": 5, "final": 27}
+    assert FCN(21, "8s", width=0.0625, fc_channels=8).offsets == {"pool4": 5, "pool3": 9, "final": 31}
+    assert FCN(21, "8s", padding="same", width=0.0625, fc_channels=8).offsets == {"pool4": 0, "pool3": 0,
+                                                                                    "final": 0}
+
+
+@pytest.mark.parametrize("builder", [fcn32s, fcn16s, fcn8s])
+@pytest.mark.parametrize("padding", ["paper", "same"])
+@pytest.mark.parametrize("size", [(32, 32), (45, 71)])
+def test_output_matches_input_size(builder, padding, size):
+    model = builder(num_classes=5, padding=padding, **TINY).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, *size))
+    assert out.shape == (2, 5, *size)
+
+
+def test_full_size_parameter_count_matches_vgg16_fcn():
+    # FCN-8s/VGG16 on 21 classes: VGG16 conv layers + fc6/fc7 as convs (134 M in the paper's table)
+    n = count_parameters(FCN(21, "8s"))
+    assert 134_000_000 < n < 135_000_000
+
+
+def test_skips_reach_the_fine_layers():
+    model = fcn8s(num_classes=4, padding="same", **TINY)
+    with torch.no_grad():  # zero-initialised score layers get no gradient through the skip at first: perturb
+        for layer in (model.score_fr, model.score_pool4, model.score_pool3):
+            layer.weight.normal_(0, 0.1)
+    model(torch.randn(1, 3, 64, 64)).sum().backward()
+    assert model.score_pool3.weight.grad.abs().sum() > 0
+    assert model.features[0].weight.grad.abs().sum() > 0
+    assert not hasattr(fcn32s(num_classes=4, **TINY), "score_pool3")
+
+
+def test_score_layers_zero_and_upsampling_bilinear():
+    model = fcn16s(num_classes=3, **TINY)
+    assert model.score_fr.weight.abs().sum() == 0
+    w = model.upscore2.weight
+    assert w[0, 0].max() > 0 and w[0, 1].abs().sum() == 0
+
+
+def test_loads_torchvision_vgg16_state_dict(tmp_path):
+    tv = torchvision.models.vgg16(weights=None)
+    path = tmp_path / "vgg16-397923af.pth"
+    torch.save(tv.state_dict(), path)
+    model = fcn8s(num_classes=21, pretrained_backbone=str(path))
+    assert model.backbone_source == str(path)
+    assert torch.equal(model.features[28].weight, tv.features[28].weight)
+    assert torch.equal(model.fc6.weight, tv.classifier[0].weight.reshape(4096, 512, 7, 7))
+    assert torch.equal(model.fc7.weight.flatten(1), tv.classifier[3].weight)
+
+
+def test_loads_vgg16_bn_layout():
+    tv = torchvision.models.vgg16_bn(weights=None)
+    feats = make_vgg_features(batch_norm=True)
+    report = load_vgg16_weights(feats, tv.state_dict())
+    assert torch.equal(feats[1].running_var, tv.features[1].running_var)
+    assert "features.0.weight" in report["loaded"]
+
+
+def test_pretrained_absent_trains_from_scratch(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_ROOT", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    model = fcn32s(num_classes=3, pretrained_backbone=True, **TINY)
+    assert model.backbone_source is None
+
+
+def test_bad_weight_files_raise_naming_the_file(tmp_path):
+    feats = make_vgg_features(width=0.125)
+    bad = tmp_path / "truncated.pth"
+    torch.save(torchvision.models.vgg16(weights=None).state_dict(), bad)
+    bad.write_bytes(bad.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="truncated.pth"):
+        load_vgg16_weights(feats, bad)
+    other = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(1)}, other)
+    with pytest.raises(ValueError, match="resnet.pth.*features"):
+        load_vgg16_weights(feats, other)
+    full = tmp_path / "vgg.pth"
+    torch.save(torchvision.models.vgg16(weights=None).state_dict(), full)
+    with pytest.raises(ValueError, match="width=1.0"):
+        load_vgg16_weights(feats, full)  # a narrow backbone cannot take full-size weights
+
+
+def test_pickled_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    path = tmp_path / "evil.pth"
+    torch.save({"features.0.weight": Evil()}, path)
+    with pytest.raises(ValueError, match="evil.pth"):
+        load_vgg16_weights(make_vgg_features(width=0.125), path)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="variant"):
+        FCN(3, "4s")
+    with pytest.raises(ValueError, match="padding"):
+        FCN(3, "8s", padding="valid")
+    with pytest.raises(ValueError, match="batch"):
+        fcn8s(num_classes=3, **TINY)(torch.randn(3, 32, 32))
