@@ -1,0 +1,138 @@
+"""Datasets of the course book: loaders of the official layouts, downloads, synthetic samples, augmentation.
+
+Introduced in Chapter 3 (FCN on PASCAL VOC, SegNet on CamVid). Each dataset module documents its official layout,
+exposes ``RESOURCES``, ``DOWNLOAD_NOTE``, ``download(root)``, ``find_root(root)`` and ``write_sample(root)``, and
+reads the real data and the sample with the same code. ``DATASETS`` names them for scripts and notebooks.
+
+Example:
+    >>> from course_lib.data import DATASETS
+    >>> spec = DATASETS["camvid"]
+    >>> spec.num_classes, spec.ignore_index
+    (11, 11)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from . import camvid, common, transforms, voc
+from .camvid import CAMVID_CLASSES, CAMVID_PALETTE, CamVid
+from .common import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    class_weights,
+    denormalize,
+    find_dataset_root,
+    label_counts,
+    pad_collate,
+)
+from .transforms import SegmentationTransforms
+from .voc import VOC_CLASSES, VOC_PALETTE, VOCSegmentation
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a script needs to know about one dataset: its class, label set and data functions."""
+
+    name: str
+    dataset: type
+    module: ModuleType
+    classes: tuple[str, ...]
+    palette: np.ndarray
+    ignore_index: int
+    folder: str  # its sub-folder of the data root, as ``python data_scripts/download.py`` names it
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def download(self) -> Callable[..., Path]:
+        return self.module.download
+
+    @property
+    def write_sample(self) -> Callable[..., Path]:
+        return self.module.write_sample
+
+    @property
+    def find_root(self) -> Callable[..., Path]:
+        return self.module.find_root
+
+    @property
+    def download_note(self) -> str:
+        return self.module.DOWNLOAD_NOTE
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "voc": DatasetSpec("voc", VOCSegmentation, voc, VOC_CLASSES, VOC_PALETTE, voc.IGNORE_INDEX, "voc"),
+    "camvid": DatasetSpec("camvid", CamVid, camvid, CAMVID_CLASSES, CAMVID_PALETTE, camvid.IGNORE_INDEX, "camvid"),
+}
+
+def locate(name: str, data_root: str | Path, profile: str = "quick", verbose: bool = True) -> tuple[Path, bool]:
+    """Find dataset ``name`` under ``data_root``, or fall back to its generated sample in the quick profile.
+
+    Looks for the real dataset in ``data_root/<name>`` (where ``data_scripts/download.py`` puts it) and in
+    ``data_root`` itself. If it is absent, the quick profile writes (once) and uses the synthetic sample in
+    ``data_root/samples/<name>``; the full profile raises ``FileNotFoundError`` with the download instructions.
+
+    Args:
+        name: a key of :data:`DATASETS`.
+        data_root: the book's data root (``course_lib.setup().data_root``).
+        profile: ``"quick"`` or ``"full"``.
+        verbose: print loudly which data is used.
+
+    Returns:
+        ``(dataset folder, is_sample)``.
+    """
+    spec = DATASETS[name]
+    data_root = Path(data_root)
+    for candidate in (data_root / name, data_root / spec.folder, data_root):
+        if candidate.is_dir():
+            try:
+                root = spec.find_root(candidate)
+            except FileNotFoundError:
+                continue
+            if (root / common.SAMPLE_MARKER).is_file():
+                continue
+            if verbose:
+                print(f"Using the REAL {name} dataset at {root}")
+            return root, False
+    if profile == "full":
+        raise FileNotFoundError(f"the full profile needs the real {name} dataset under {data_root}/{name}; "
+                                f"get it with `python data_scripts/download.py {name} --root {data_root}`.\n"
+                                f"{spec.download_note}")
+    root = spec.write_sample(data_root / "samples" / name)
+    if verbose:
+        print(f"Using the SYNTHETIC {name} sample at {root} (the real dataset was not found under {data_root}).\n"
+              f"For the real data: python data_scripts/download.py {name} --root {data_root}")
+    return root, True
+
+
+__all__ = [
+    "locate",
+    "CAMVID_CLASSES",
+    "CAMVID_PALETTE",
+    "DATASETS",
+    "DatasetSpec",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "CamVid",
+    "SegmentationTransforms",
+    "VOCSegmentation",
+    "VOC_CLASSES",
+    "VOC_PALETTE",
+    "camvid",
+    "class_weights",
+    "common",
+    "denormalize",
+    "find_dataset_root",
+    "label_counts",
+    "pad_collate",
+    "transforms",
+    "voc",
+]
