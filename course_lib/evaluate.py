@@ -1,0 +1,46 @@
+"""Evaluate a trained checkpoint of any recipe from the command line.
+
+Usage::
+
+    python -m course_lib.evaluate RECIPE --checkpoint FILE --data-root DIR [--split train|val|test|all]
+
+The model is rebuilt from the hyper-parameters stored in the checkpoint, its weights loaded with
+``torch.load(weights_only=True)``, and the recipe's evaluation protocol run on the split (``all``: every split
+with labels, and their union). The last line printed is one JSON object with the metrics. Introduced in Chapter 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .checkpoint import CheckpointError
+from .config import get_device
+from .recipes import get_recipe
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m course_lib.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("recipe")
+    p.add_argument("--checkpoint", required=True, help="a last.pt / best.pt written by course_lib.train")
+    p.add_argument("--data-root", required=True, help="the dataset folder, or the folder above it")
+    p.add_argument("--split", default="val", help="train, val, test or all (default val)")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        recipe = get_recipe(args.recipe)
+        device = get_device()
+        model, hp = recipe.load_model(args.checkpoint, device)
+        metrics = recipe.evaluate_splits(model, args.data_root, args.split, hp, device=device,
+                                         progress=not args.no_progress)
+    except (KeyError, ValueError, FileNotFoundError, CheckpointError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+    print(json.dumps({"recipe": recipe.name, "checkpoint": args.checkpoint, "split": args.split, **(
+        metrics if args.split != "all" else {"splits": metrics})}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Shared fixtures: small synthetic datasets written once per test session, the real-data folder."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def camvid_sample(tmp_path_factory) -> Path:
+    """A small synthetic CamVid (SegNet layout) for fast end-to-end tests; returns the folder above ``CamVid``."""
+    from course_lib.data import camvid
+
+    root = tmp_path_factory.mktemp("camvid_sample")
+    camvid.write_sample(root, n_train=6, n_val=3, n_test=3, size=(96, 72))
+    return root
+
+
+@pytest.fixture(scope="session")
+def voc_sample(tmp_path_factory) -> Path:
+    from course_lib.data import voc
+
+    root = tmp_path_factory.mktemp("voc_sample")
+    voc.write_sample(root, n_train=4, n_val=3, size=(80, 64))
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """``$COURSE_REAL_DATA`` (real dataset files); tests using it skip when it is unset or missing."""
+    value = os.environ.get("COURSE_REAL_DATA")
+    if not value:
+        pytest.skip("COURSE_REAL_DATA is not set")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.skip(f"COURSE_REAL_DATA={value} is not a folder")
+    return path
+
+
+# hyper-parameters that make any FCN recipe train in about a second
+TINY_FCN = ["--set", "width=0.0625", "--set", "fc_channels=16", "--set", "crop_size=[48,64]",
+            "--set", "batch_size=2", "--set", "eval_scale=0.5"]
