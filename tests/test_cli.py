@@ -56,24 +56,32 @@ def test_time_limit_and_overrides(camvid_sample, tmp_path):
     assert summary["epochs"] < 1000 and summary["seconds"] < 60
 
 
-def test_errors_are_clear(camvid_sample, tmp_path):
-    proc = run("course_lib.train", "fcn9s-camvid", "--data-root", str(camvid_sample), check=False)
-    assert proc.returncode == 2 and "unknown recipe" in proc.stderr and "fcn8s-camvid" in proc.stderr
-    proc = run("course_lib.train", "fcn8s-camvid", "--data-root", str(tmp_path), check=False)
-    assert proc.returncode == 2 and str(tmp_path) in proc.stderr
-    proc = run("course_lib.train", "fcn8s-camvid", "--data-root", str(camvid_sample), "--set", "lr_typo=1",
-               check=False)
-    assert proc.returncode == 2 and "lr_typo" in proc.stderr
+def test_errors_are_clear(camvid_sample, tmp_path, capsys):
+    # in-process (same code path as the command line, without paying a Python start-up per case)
+    from course_lib import evaluate, train
+
+    def err(main, *argv):
+        code = main(list(argv))
+        return code, capsys.readouterr().err
+
+    code, msg = err(train.main, "fcn9s-camvid", "--data-root", str(camvid_sample))
+    assert code == 2 and "unknown recipe" in msg and "fcn8s-camvid" in msg
+    code, msg = err(train.main, "fcn8s-camvid", "--data-root", str(tmp_path))
+    assert code == 2 and str(tmp_path) in msg
+    code, msg = err(train.main, "fcn8s-camvid", "--data-root", str(camvid_sample), "--set", "lr_typo=1")
+    assert code == 2 and "lr_typo" in msg
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    proc = run("course_lib.evaluate", "fcn8s-camvid", "--checkpoint", str(bad), "--data-root", str(camvid_sample),
-               check=False)
-    assert proc.returncode == 2 and "bad.pt" in proc.stderr
+    code, msg = err(evaluate.main, "fcn8s-camvid", "--checkpoint", str(bad), "--data-root", str(camvid_sample))
+    assert code == 2 and "bad.pt" in msg
 
 
-def test_list():
-    proc = run("course_lib.train", "--list")
-    assert "fcn8s-camvid" in proc.stdout and "fcn32s-voc" in proc.stdout
+def test_list(capsys):
+    from course_lib import train
+
+    assert train.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "fcn8s-camvid" in out and "fcn32s-voc" in out
 
 
 def test_voc_recipe_runs(voc_sample, tmp_path):
