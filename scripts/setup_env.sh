@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up everything the course book needs on a fresh Debian/Ubuntu machine (idempotent):
+#   - system libraries: libusb-1.0-0 (open3d needs it) and python3-venv, installed with apt-get when running as
+#     root, otherwise named so that you can install them;
+#   - a virtual environment in $VENV (default .venv) with requirements.txt and course_lib (editable).
+# Called by `make book` / `make test`; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+"$PYTHON" - <<'PY' || { echo "error: Python >= 3.10 is needed (found $("$PYTHON" --version 2>&1))" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 10) else 1)
+PY
+
+missing=()
+if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libusb-1\.0\.so\.0'; then
+  missing+=(libusb-1.0-0)
+fi
+if [ ! -x "$VENV/bin/python" ] && ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+  missing+=(python3-venv)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "warning: missing system packages: ${missing[*]}" >&2
+    echo "         install them with: sudo apt-get install ${missing[*]}" >&2
+    echo "         (libusb-1.0-0 is needed by open3d in Chapter 6; everything else works without it)" >&2
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "creating the virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+echo "installing requirements into $VENV (first time: a few minutes)"
+"$VENV/bin/python" -m pip install -q -r requirements.txt
+"$VENV/bin/python" -m pip install -q --no-deps -e .
+"$VENV/bin/python" -c "import torch, torchvision, course_lib; print(f'ready: torch {torch.__version__}, torchvision {torchvision.__version__}, course_lib {course_lib.__version__}')"
