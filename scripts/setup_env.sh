@@ -38,6 +38,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 echo "installing requirements into $VENV (first time: a few minutes)"
-"$VENV/bin/python" -m pip install -q -r requirements.txt
-"$VENV/bin/python" -m pip install -q --no-deps -e .
+quiet() {  # pip, without the notes some machines' pip configs print for every package
+  "$@" 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+}
+quiet "$VENV/bin/python" -m pip install -q -r requirements.txt
+quiet "$VENV/bin/python" -m pip install -q --no-deps -e .
 "$VENV/bin/python" -c "import torch, torchvision, course_lib; print(f'ready: torch {torch.__version__}, torchvision {torchvision.__version__}, course_lib {course_lib.__version__}')"
