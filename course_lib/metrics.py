@@ -187,3 +187,127 @@ class ConfusionMatrix:
         iou = iou_per_class(self.cm).tolist()
         dice = dice_per_class(self.cm).tolist()
         return {n: {"iou": i, "dice": d} for n, i, d in zip(self.class_names, iou, dice, strict=True)}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Binary masks, per image and per dataset (Chapter 3, U-Net on Kvasir-SEG)
+
+
+def binary_stats(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """True positives, false positives and false negatives of binary masks, per item.
+
+    Args:
+        pred: ``{0, 1}`` or boolean tensor ``[N, ...]``.
+        target: same shape as ``pred``.
+
+    Returns:
+        ``(tp, fp, fn)``, each ``int64 [N]``.
+
+    Example:
+        >>> binary_stats(torch.tensor([[1, 1, 0, 0]]), torch.tensor([[1, 0, 1, 0]]))
+        (tensor([1]), tensor([1]), tensor([1]))
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction shape {tuple(pred.shape)} does not match target shape {tuple(target.shape)}")
+    if pred.ndim < 1:
+        raise ValueError("expected a batch [N, ...] of masks")
+    p = pred.reshape(pred.shape[0], -1).bool()
+    t = target.reshape(target.shape[0], -1).bool()
+    tp = (p & t).sum(1)
+    return tp, (p & ~t).sum(1), (~p & t).sum(1)
+
+
+def binary_iou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """IoU (Jaccard) of binary masks per item: ``|P ∩ T| / |P ∪ T|``; two empty masks score 1.
+
+    Args:
+        pred: ``{0, 1}`` or boolean tensor ``[N, ...]``.
+        target: same shape as ``pred``.
+
+    Example:
+        >>> binary_iou(torch.tensor([[1, 1, 0, 0]]), torch.tensor([[1, 0, 1, 0]]))
+        tensor([0.3333], dtype=torch.float64)
+    """
+    tp, fp, fn = binary_stats(pred, target)
+    union = (tp + fp + fn).double()
+    return torch.where(union == 0, torch.ones_like(union), tp.double() / union.clamp(min=1))
+
+
+class BinarySegmentationMeter:
+    """Accumulates Dice and IoU of binary masks image by image and over the whole dataset.
+
+    Two ways to average, and papers use both:
+
+    * **per image** (``dice``, ``iou``): the score of every image, then the mean over images. Each image weighs the
+      same, however large its polyp. This is the "mDice"/"mIoU" of PraNet, HarDNet-MSEG and TGANet.
+    * **dataset level** (``dataset_dice``, ``dataset_iou``): true/false positives and false negatives summed over
+      all pixels of all images first (one big image). Large polyps dominate it; it equals torchmetrics'
+      ``BinaryF1Score``/``BinaryJaccardIndex`` over the whole set.
+
+    ``precision`` and ``recall`` are dataset level. An image whose true and predicted masks are both empty scores
+    1 (perfect agreement).
+
+    Args:
+        keep_per_image: keep the per-image scores (for the Dice distribution and best/worst cases).
+
+    Example:
+        >>> m = BinarySegmentationMeter()
+        >>> m.update(torch.tensor([[1, 1, 0, 0]]), torch.tensor([[1, 0, 0, 0]]))
+        >>> m.update(torch.tensor([[1, 1, 1, 1]]), torch.tensor([[1, 1, 1, 1]]))
+        >>> {k: round(v, 3) for k, v in m.compute().items() if k in ("dice", "dataset_dice")}
+        {'dice': 0.833, 'dataset_dice': 0.909}
+    """
+
+    def __init__(self, keep_per_image: bool = True):
+        self.keep_per_image = keep_per_image
+        self.reset()
+
+    def reset(self) -> None:
+        self.totals = torch.zeros(3, dtype=torch.float64)  # tp, fp, fn over the dataset
+        self.sums = torch.zeros(3, dtype=torch.float64)  # sum of per-image dice, sum of per-image iou, images
+        self.per_image: list[dict[str, float]] = []
+
+    @torch.no_grad()
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Add a batch of binary masks ``[N, ...]`` (``pred`` thresholded already)."""
+        tp, fp, fn = binary_stats(pred.detach().cpu(), target.detach().cpu())
+        denom = (2 * tp + fp + fn).double()
+        dice = torch.where(denom == 0, torch.ones_like(denom), 2 * tp.double() / denom.clamp(min=1))
+        union = (tp + fp + fn).double()
+        iou = torch.where(union == 0, torch.ones_like(union), tp.double() / union.clamp(min=1))
+        self.totals += torch.stack([tp.sum(), fp.sum(), fn.sum()]).double()
+        self.sums += torch.tensor([float(dice.sum()), float(iou.sum()), float(len(dice))], dtype=torch.float64)
+        if self.keep_per_image:
+            self.per_image.extend({"dice": float(d), "iou": float(i), "area": int(a), "predicted": int(p)}
+                                  for d, i, a, p in zip(dice, iou, tp + fn, tp + fp, strict=True))
+
+    def all_reduce(self) -> None:
+        """Sum the totals over the processes of a ``torch.distributed`` run (per-image lists stay local)."""
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+            t = torch.cat([self.totals, self.sums]).to(device)
+            dist.all_reduce(t)
+            t = t.cpu()
+            self.totals, self.sums = t[:3].clone(), t[3:].clone()
+
+    def compute(self) -> dict[str, float]:
+        """``dice``, ``iou`` (per-image means), ``dataset_dice``, ``dataset_iou``, ``precision``, ``recall``."""
+        tp, fp, fn = (float(v) for v in self.totals)
+        n = float(self.sums[2])
+
+        def ratio(a: float, b: float) -> float:
+            return a / b if b > 0 else 1.0  # b == 0 implies a == 0 here: nothing to find and nothing found
+
+        return {
+            "dice": float(self.sums[0]) / n if n else float("nan"),
+            "iou": float(self.sums[1]) / n if n else float("nan"),
+            "dataset_dice": ratio(2 * tp, 2 * tp + fp + fn),
+            "dataset_iou": ratio(tp, tp + fp + fn),
+            "precision": ratio(tp, tp + fp),
+            "recall": ratio(tp, tp + fn),
+        }
+
+
+__all__ += ["binary_stats", "binary_iou", "BinarySegmentationMeter"]

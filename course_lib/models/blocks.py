@@ -53,8 +53,8 @@ def norm_nd(norm: str | None, spatial_dims: int, channels: int) -> nn.Module:
         channels: number of channels.
 
     Example:
-        >>> norm_nd("batch", 3, 4)
-        BatchNorm3d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        >>> type(norm_nd("batch", 3, 4)).__name__, type(norm_nd("group", 2, 12)).__name__
+        ('BatchNorm3d', 'GroupNorm')
     """
     _check_dims(spatial_dims)
     if norm == "batch":
