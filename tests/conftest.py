@@ -26,7 +26,7 @@ def voc_sample(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_data() -> Path:
+def real_root() -> Path:
     """``$COURSE_REAL_DATA`` (real dataset files); tests using it skip when it is unset or missing."""
     value = os.environ.get("COURSE_REAL_DATA")
     if not value:
@@ -35,6 +35,12 @@ def real_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"COURSE_REAL_DATA={value} is not a folder")
     return path
+
+
+@pytest.fixture(scope="session")
+def real_data(real_root) -> Path:
+    """Another name for :func:`real_root`."""
+    return real_root
 
 
 # hyper-parameters that make any FCN recipe train in about a second

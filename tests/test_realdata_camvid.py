@@ -5,7 +5,6 @@ Discovers the CamVid folder below $COURSE_REAL_DATA; skips when the variable is 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,17 +17,6 @@ from course_lib.data.camvid import CamVid, parse_list_file
 from course_lib.data.common import class_weights
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def real_root() -> Path:
-    value = os.environ.get("COURSE_REAL_DATA")
-    if not value:
-        pytest.skip("COURSE_REAL_DATA is not set")
-    root = Path(value).expanduser()
-    if not root.is_dir():
-        pytest.skip(f"COURSE_REAL_DATA={root} is not a folder")
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ a subset of the 1000 pairs while the split lists and the box file name all of th
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +18,6 @@ from course_lib.data import IMAGENET_MEAN, IMAGENET_STD
 from course_lib.data import kvasir as K
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def real_root() -> Path:
-    value = os.environ.get("COURSE_REAL_DATA")
-    if not value:
-        pytest.skip("COURSE_REAL_DATA is not set")
-    root = Path(value).expanduser()
-    if not root.is_dir():
-        pytest.skip(f"COURSE_REAL_DATA={root} is not a folder")
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ nothing is hard-coded about which shapes are there. Skips when the variable is u
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -25,17 +24,6 @@ from course_lib.data.modelnet import (
 from course_lib.data.off import read_off
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def real_root() -> Path:
-    value = os.environ.get("COURSE_REAL_DATA")
-    if not value:
-        pytest.skip("COURSE_REAL_DATA is not set")
-    root = Path(value).expanduser()
-    if not root.is_dir():
-        pytest.skip(f"COURSE_REAL_DATA={root} is not a folder")
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -125,9 +125,16 @@ class Recipe:
                  device: torch.device | None = None, progress: bool = True) -> dict[str, float]:
         raise NotImplementedError
 
+    @property
+    def spec(self):
+        """The dataset's entry in :data:`course_lib.data.DATASETS` (classes, palette, loaders)."""
+        from ..data import DATASETS
+
+        return DATASETS[self.dataset]
+
     def resolve_data_root(self, data_root: str | Path) -> Path:
         """The dataset's own folder from ``data_root`` (the dataset folder or one above it)."""
-        return Path(data_root)
+        return self.spec.find_root(data_root)
 
     # ------------------------------------------------------------ shared logic
     def hparams(self, profile: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .. import distributed as D
 from ..config import get_device
-from ..data import DATASETS, SegmentationTransforms, class_weights, pad_collate
+from ..data import SegmentationTransforms, class_weights, pad_collate
 from ..metrics import ConfusionMatrix
 from .base import Recipe
 
@@ -53,13 +53,6 @@ class SegmentationRecipe(Recipe):
     """
 
     build_model_fn: Callable[[dict[str, Any]], nn.Module] | None = None
-
-    @property
-    def spec(self):
-        return DATASETS[self.dataset]
-
-    def resolve_data_root(self, data_root: str | Path) -> Path:
-        return self.spec.find_root(data_root)
 
     def build_model(self, hp: dict[str, Any]) -> nn.Module:
         hp = dict(hp)

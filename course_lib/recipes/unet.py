@@ -37,7 +37,6 @@ from tqdm.auto import tqdm
 
 from .. import distributed as D
 from ..config import get_device
-from ..data import DATASETS
 from ..data.kvasir import KvasirTransforms, binary_collate
 from ..losses import BCEDiceLoss
 from ..metrics import BinarySegmentationMeter
@@ -101,13 +100,6 @@ class BinarySegmentationRecipe(Recipe):
 
     build_model_fn: Callable[[dict[str, Any]], nn.Module] | None = None
     monitor: str = "dice"
-
-    @property
-    def spec(self):
-        return DATASETS[self.dataset]
-
-    def resolve_data_root(self, data_root: str | Path) -> Path:
-        return self.spec.find_root(data_root)
 
     def build_model(self, hp: dict[str, Any]) -> nn.Module:
         model = self.build_model_fn(hp)
