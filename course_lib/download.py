@@ -70,6 +70,10 @@ __all__ = [
 DATASET_MODULES: dict[str, str] = {
     "voc": "course_lib.data.voc",
     "camvid": "course_lib.data.camvid",
+    "brats": "course_lib.data.brats",
+    "kvasir": "course_lib.data.kvasir",
+    "modelnet": "course_lib.data.modelnet",
+    "kitti": "course_lib.data.kitti_flow",
 }
 
 _CHUNK = 1 << 20

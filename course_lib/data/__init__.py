@@ -20,7 +20,7 @@ from types import ModuleType
 
 import numpy as np
 
-from . import camvid, common, transforms, voc
+from . import brats, camvid, common, kvasir, modelnet, transforms, voc
 from .camvid import CAMVID_CLASSES, CAMVID_PALETTE, CamVid
 from .common import (
     IMAGENET_MEAN,
@@ -31,6 +31,8 @@ from .common import (
     label_counts,
     pad_collate,
 )
+from .kvasir import KVASIR_CLASSES, KVASIR_PALETTE, KvasirSEG
+from .modelnet import MODELNET40_CLASSES, ModelNet
 from .transforms import SegmentationTransforms
 from .voc import VOC_CLASSES, VOC_PALETTE, VOCSegmentation
 
@@ -69,8 +71,15 @@ class DatasetSpec:
 
 
 DATASETS: dict[str, DatasetSpec] = {
+    # ModelNet: shape classification (one label per cloud); no void label
+    "modelnet": DatasetSpec("modelnet", ModelNet, modelnet, MODELNET40_CLASSES, modelnet.MODELNET40_PALETTE,
+                            modelnet.IGNORE_INDEX, "modelnet"),
     "voc": DatasetSpec("voc", VOCSegmentation, voc, VOC_CLASSES, VOC_PALETTE, voc.IGNORE_INDEX, "voc"),
     "camvid": DatasetSpec("camvid", CamVid, camvid, CAMVID_CLASSES, CAMVID_PALETTE, camvid.IGNORE_INDEX, "camvid"),
+    # BraTS: the "classes" are the three evaluated regions (one sigmoid each); there is no void label (-1)
+    "brats": DatasetSpec("brats", brats.BratsVolumes, brats, brats.REGIONS, brats.REGION_PALETTE, -1, "brats"),
+    # Kvasir-SEG: binary masks (0 background, 1 polyp); no void label, 255 is only used to pad
+    "kvasir": DatasetSpec("kvasir", KvasirSEG, kvasir, KVASIR_CLASSES, KVASIR_PALETTE, kvasir.IGNORE_INDEX, "kvasir"),
 }
 
 def locate(name: str, data_root: str | Path, profile: str = "quick", verbose: bool = True) -> tuple[Path, bool]:
@@ -115,6 +124,10 @@ def locate(name: str, data_root: str | Path, profile: str = "quick", verbose: bo
 
 __all__ = [
     "locate",
+    "MODELNET40_CLASSES",
+    "ModelNet",
+    "modelnet",
+    "brats",
     "CAMVID_CLASSES",
     "CAMVID_PALETTE",
     "DATASETS",
@@ -127,6 +140,10 @@ __all__ = [
     "VOC_CLASSES",
     "VOC_PALETTE",
     "camvid",
+    "KVASIR_CLASSES",
+    "KVASIR_PALETTE",
+    "KvasirSEG",
+    "kvasir",
     "class_weights",
     "common",
     "denormalize",

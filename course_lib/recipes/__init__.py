@@ -6,7 +6,11 @@ Each chapter adds its recipes here. Introduced in Chapter 3.
 from __future__ import annotations
 
 from .base import Recipe, TrainResult, parse_override
+from .brats import brats_recipes
 from .fcn import fcn_recipes
+from .flow import flow_recipes
+from .pointnet import pointnet_recipes
+from .unet import unet_recipes
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -28,6 +32,14 @@ def get_recipe(name: str) -> Recipe:
 
 
 for _r in fcn_recipes():
+    register(_r)
+for _r in flow_recipes():
+    register(_r)
+for _r in brats_recipes():
+    register(_r)
+for _r in unet_recipes():
+    register(_r)
+for _r in pointnet_recipes():
     register(_r)
 
 __all__ = ["RECIPES", "Recipe", "TrainResult", "get_recipe", "parse_override", "register"]
