@@ -99,27 +99,7 @@ def locate(name: str, data_root: str | Path, profile: str = "quick", verbose: bo
         ``(dataset folder, is_sample)``.
     """
     spec = DATASETS[name]
-    data_root = Path(data_root)
-    for candidate in (data_root / name, data_root / spec.folder, data_root):
-        if candidate.is_dir():
-            try:
-                root = spec.find_root(candidate)
-            except FileNotFoundError:
-                continue
-            if (root / common.SAMPLE_MARKER).is_file():
-                continue
-            if verbose:
-                print(f"Using the REAL {name} dataset at {root}")
-            return root, False
-    if profile == "full":
-        raise FileNotFoundError(f"the full profile needs the real {name} dataset under {data_root}/{name}; "
-                                f"get it with `python data_scripts/download.py {name} --root {data_root}`.\n"
-                                f"{spec.download_note}")
-    root = spec.write_sample(data_root / "samples" / name)
-    if verbose:
-        print(f"Using the SYNTHETIC {name} sample at {root} (the real dataset was not found under {data_root}).\n"
-              f"For the real data: python data_scripts/download.py {name} --root {data_root}")
-    return root, True
+    return common.locate_dataset(name, spec.module, data_root, profile, verbose, folders=(spec.folder,))
 
 
 __all__ = [

@@ -513,3 +513,42 @@ def mark_sample(folder: Path, params: dict, description: str) -> None:
 
 def _params_line(params: dict) -> str:
     return "params: " + ", ".join(f"{k}={params[k]!r}" for k in sorted(params))
+
+
+def locate_dataset(name: str, module, data_root: str | os.PathLike, profile: str = "quick",
+                   verbose: bool = True, folders: Sequence[str] = ()) -> tuple[Path, bool]:
+    """Find a dataset under ``data_root`` or fall back to its generated sample (quick profile only).
+
+    ``module`` is the dataset's module (it has ``find_root``, ``write_sample`` and ``DOWNLOAD_NOTE``). Looks in
+    ``data_root/<name>``, ``data_root/<folder>`` for each of ``folders``, and ``data_root`` itself, skipping
+    folders written by a sample writer. If no real data is found, the quick profile writes (once) and uses the
+    sample in ``data_root/samples/<name>``; the full profile raises ``FileNotFoundError`` with the download note.
+
+    Returns:
+        ``(dataset folder, is_sample)``.
+    """
+    data_root = Path(data_root).expanduser()
+    for candidate in (data_root / name, *(data_root / f for f in folders), data_root):
+        if not candidate.is_dir():
+            continue
+        try:
+            root = module.find_root(candidate)
+        except FileNotFoundError:
+            continue
+        if any((p / SAMPLE_MARKER).is_file() for p in (root, *root.parents[:2])):
+            continue
+        if verbose:
+            print(f"Using the REAL {name} dataset at {root}")
+        return root, False
+    from ..download import DATASET_MODULES
+
+    how = (f"python data_scripts/download.py {name} --root {data_root}" if name in DATASET_MODULES
+           else f"see course_lib.data.{module.__name__.rsplit('.', 1)[-1]}.DOWNLOAD_NOTE")
+    if profile == "full":
+        raise FileNotFoundError(f"the full profile needs the real {name} dataset under {data_root}/{name}; "
+                                f"get it with: {how}\n{module.DOWNLOAD_NOTE}")
+    root = module.write_sample(data_root / "samples" / name)
+    if verbose:
+        print(f"Using the SYNTHETIC {name} sample at {root} (the real dataset was not found under {data_root}).\n"
+              f"For the real data: {how}")
+    return root, True

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..flow_io import read_flo, read_kitti_flow
-from .common import SAMPLE_MARKER, read_rgb
+from .common import SAMPLE_MARKER, locate_dataset, read_rgb
 
 __all__ = ["FlowAugment", "FlowItem", "FlowPairDataset", "FlowSample", "flow_collate", "locate_flow_dataset",
            "sample_to_tensors"]
@@ -335,25 +335,4 @@ def locate_flow_dataset(name: str, data_root: str | os.PathLike, profile: str = 
     modules = {"kitti": kitti_flow, "chairs": flow_chairs}
     if name not in modules:
         raise KeyError(f"unknown flow dataset {name!r}; choose one of {sorted(modules)}")
-    module = modules[name]
-    data_root = Path(data_root).expanduser()
-    for candidate in (data_root / name, data_root):
-        if not candidate.is_dir():
-            continue
-        try:
-            root = module.find_root(candidate)
-        except FileNotFoundError:
-            continue
-        if any((p / SAMPLE_MARKER).is_file() for p in (root, *root.parents[:2])):
-            continue
-        if verbose:
-            print(f"Using the REAL {name} flow dataset at {root}")
-        return root, False
-    if profile == "full":
-        raise FileNotFoundError(f"the full profile needs the real {name} dataset under {data_root}/{name}.\n"
-                                f"{module.DOWNLOAD_NOTE}")
-    root = module.write_sample(data_root / "samples" / name)
-    if verbose:
-        print(f"Using the SYNTHETIC {name} sample at {root} (no real {name} data under {data_root}).\n"
-              f"For the real data see course_lib.data.{module.__name__.rsplit('.', 1)[-1]}.DOWNLOAD_NOTE")
-    return root, True
+    return locate_dataset(name, modules[name], data_root, profile, verbose)
