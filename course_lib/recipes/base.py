@@ -224,11 +224,11 @@ class Recipe:
         trainer = Trainer(model, self.build_loss(hp, train_set), optimizer, self.loader(train_set, hp, True),
                           val_fn=validate, device=device, config=config)
         history = trainer.fit(resume=resume)
-        if D.is_main_process() and out is not None:
+        if D.is_main_process():
             (out / "history.json").write_text(json.dumps(history, indent=1))
         last = {k[4:]: v for k, v in history[-1].items() if k.startswith("val_")} if history else {}
         return TrainResult(model=trainer.model, history=history, metrics=last, hparams=hp,
-                           checkpoint=(out / "last.pt") if out else None, seconds=time.perf_counter() - start,
+                           checkpoint=out / "last.pt", seconds=time.perf_counter() - start,
                            data_root=root)
 
     def evaluate_splits(self, model: nn.Module, data_root: str | Path, split: str, hp: dict[str, Any],
