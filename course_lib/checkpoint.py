@@ -1,19 +1,20 @@
 """Saving and loading checkpoints safely.
 
 Introduced in Chapter 3 with the shared training loop. A checkpoint is written to a temporary file in the same
-folder, flushed to disk and then atomically renamed over the old one (``os.replace``), so a crash or a full disk
-never leaves a half-written file in place of a good checkpoint. Loading uses ``torch.load(weights_only=True)``:
-a checkpoint can hold tensors, numbers, strings, lists and dicts, but never code.
+folder, flushed to disk and then atomically renamed over the old one (:mod:`course_lib.io.atomic`), so a crash or a
+full disk never leaves a half-written file in place of a good checkpoint. Loading uses
+``torch.load(weights_only=True)``: a checkpoint can hold tensors, numbers, strings, lists and dicts, but never code.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .io.atomic import atomic_write
 
 __all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError"]
 
@@ -30,22 +31,14 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
         path: destination file.
 
     Example:
+        >>> import tempfile
         >>> p = save_checkpoint({"epoch": 1}, Path(tempfile.mkdtemp()) / "last.pt")
         >>> load_checkpoint(p)["epoch"]
         1
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as fh:
+        torch.save(state, fh)
     return path
 
 

@@ -26,6 +26,7 @@ import torch
 
 PROFILE_ENV = "COURSE_PROFILE"
 DATA_ENV = "COURSE_DATA_ROOT"
+WORK_ENV = "COURSE_WORK_DIR"
 PROFILES = ("quick", "full")
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +71,37 @@ def data_root(path: str | os.PathLike | None = None) -> Path:
     if (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "course_lib").is_dir():
         return _REPO_ROOT / "data"
     return Path.home() / "course_data"
+
+
+def work_dir(path: str | os.PathLike | None = None) -> Path:
+    """The one writable folder for runs, checkpoints and caches: ``path``, else ``$COURSE_WORK_DIR``, else a default.
+
+    The default is ``/kaggle/working/runs`` on Kaggle (its data root ``/kaggle/input`` is read-only), ``runs/`` in
+    the repository checkout, and ``~/course_runs`` for a pip install. Nothing is ever written inside a data root.
+
+    Example:
+        >>> work_dir("/tmp/w").as_posix()
+        '/tmp/w'
+    """
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get(WORK_ENV)
+    if env:
+        return Path(env).expanduser()
+    if Path("/kaggle/working").is_dir():
+        return Path("/kaggle/working/runs")
+    if (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "course_lib").is_dir():
+        return _REPO_ROOT / "runs"
+    return Path.home() / "course_runs"
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The mixed-precision dtype for ``device``: bfloat16 on GPUs that support it, float16 on older GPUs, None
+    (no autocast) on a CPU. Training (:mod:`course_lib.engine`) and prediction (:mod:`course_lib.inference`) share it.
+    """
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def seed_everything(seed: int = 0) -> None:

@@ -1,9 +1,6 @@
-"""Downloading and unpacking datasets safely: checksums, resume, atomic rename, extraction that stays in its folder.
+"""Downloading datasets safely: checksums, resume, atomic rename, safe extraction; ``python -m course_lib.download``.
 
-Introduced in Chapter 3 (the first chapter that trains on a real dataset, PASCAL VOC) and used by every dataset
-module in :mod:`course_lib.data` and by ``python data_scripts/download.py``.
-
-What a download guarantees:
+Introduced in Chapter 3 (the first chapter that trains on a real dataset). What a download guarantees:
 
 * the file is streamed to ``<dest>.part`` and renamed to ``dest`` (``os.replace``) only after its size and
   checksum verified, so a file at ``dest`` is always complete; an existing file is never replaced by a bad one;
@@ -13,80 +10,62 @@ What a download guarantees:
 * a file whose publisher gives no checksum is trusted on first use: its SHA-256 is printed and written beside it
   as ``<filename>.sha256``, and later runs compare against that.
 
-What an extraction guarantees (:func:`safe_extract`): every member of the archive is checked before anything is
-written (no absolute paths, no ``..`` escaping the target, no links pointing outside, no device files); the archive
-is unpacked into a temporary folder and moved into place, and a marker file ``.extracted-<archive name>`` is
-written last, so an interrupted run is redone and a finished one is skipped.
+Archives are unpacked by :func:`course_lib.io.archive.safe_extract`. What to download comes from the dataset
+registry (:data:`course_lib.data.registry.REGISTRY`): a dataset's ``resources`` (empty: manual steps, such as a
+registration, that its ``note`` explains). This module imports no dataset module. The command line::
 
-Dataset registry: :data:`DATASET_MODULES` maps a dataset name to its module in :mod:`course_lib.data`. Such a
-module may expose ``RESOURCES: list[Resource]``, ``DOWNLOAD_NOTE: str``, ``write_sample(root: Path) -> Path`` and
-``download(root: Path) -> Path`` (used instead of fetching ``RESOURCES`` one by one when present).
-An empty ``RESOURCES`` means the dataset needs manual steps (a registration, as for BraTS) that ``DOWNLOAD_NOTE``
-explains. The command line tool puts dataset ``<name>`` under ``<root>/<name>/`` (archives in
-``<root>/<name>/downloads/``) and its generated sample under ``<root>/samples/<name>/``.
+    python -m course_lib.download --list                 # datasets, downloadable or not, their notes
+    python -m course_lib.download NAME [--root DIR]      # -> DIR/NAME/ (archives in DIR/NAME/downloads/)
+    python -m course_lib.download samples [--root DIR]   # every dataset's synthetic sample -> DIR/samples/NAME/
+
+Exit status: 0 done; 1 a download, checksum or extraction failed (re-running resumes); 2 nothing was downloaded
+(an unknown dataset, or one that needs manual steps, which the printed note explains).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import http.client
-import importlib
 import os
-import posixpath
 import re
-import shutil
-import tarfile
-import tempfile
+import sys
 import urllib.error
 import urllib.request
-import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 from tqdm.auto import tqdm
 
+from .config import data_root
+from .data.registry import REGISTRY, DatasetInfo, Resource, get
+from .io.archive import ArchiveError, UnsafeArchiveError, is_archive_name, safe_extract
+from .io.atomic import atomic_write_bytes, atomic_write_text
+
 __all__ = [
-    "DATASET_MODULES",
     "ArchiveError",
     "ChecksumError",
-    "DatasetEntry",
     "DownloadError",
     "Resource",
     "UnsafeArchiveError",
     "dataset_dir",
-    "dataset_registry",
     "download_file",
     "fetch",
     "fetch_dataset",
     "file_digest",
-    "load_dataset",
+    "main",
     "safe_extract",
     "sample_dir",
     "verify_file",
 ]
 
-#: Dataset name -> module that describes it. Later chapters add "kvasir", "brats", "modelnet", "kitti".
-DATASET_MODULES: dict[str, str] = {
-    "voc": "course_lib.data.voc",
-    "camvid": "course_lib.data.camvid",
-    "brats": "course_lib.data.brats",
-    "kvasir": "course_lib.data.kvasir",
-    "modelnet": "course_lib.data.modelnet",
-    "kitti": "course_lib.data.kitti_flow",
-}
-
 _CHUNK = 1 << 20
 _MAX_ATTEMPTS = 3
 _USER_AGENT = "course-book-downloader/1.0 (python urllib)"
 _HTML_SUFFIXES = (".html", ".htm")
-_ZIP_SUFFIXES = (".zip",)
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
-_ARCHIVE_SUFFIXES = _ZIP_SUFFIXES + _TAR_SUFFIXES
 
 
 class DownloadError(RuntimeError):
-    """A download, verification or extraction failed; the message names the file and what went wrong."""
+    """A download or its verification failed; the message names the file and what went wrong."""
 
 
 class ChecksumError(DownloadError):
@@ -106,46 +85,6 @@ class ChecksumError(DownloadError):
         what = "size in bytes" if algo == "size" else algo
         message = f"{self.path}: {what} mismatch: expected {expected}, got {actual}"
         super().__init__(f"{message}. {hint}" if hint else message)
-
-
-class UnsafeArchiveError(DownloadError):
-    """An archive member would land outside the extraction folder (or is a device file); nothing was written."""
-
-
-class ArchiveError(DownloadError):
-    """An archive cannot be read: damaged, truncated or of an unknown format."""
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One downloadable file of a dataset.
-
-    Args:
-        url: where to get it (``https://``, ``http://`` or ``file://``).
-        filename: the name to store it under (in ``<root>/downloads/``).
-        sha256: the publisher's SHA-256, or ``None`` when none is published.
-        md5: the publisher's MD5, or ``None``.
-        size: the size in bytes, or ``None``.
-        extract: unpack the file after download (zip and tar archives).
-        note: a human note, e.g. where the checksum comes from or why there is none.
-
-    Example:
-        >>> r = Resource("https://example.org/a.zip", "a.zip", note="no checksum published; trusted on first use")
-        >>> r.extract
-        True
-    """
-
-    url: str
-    filename: str
-    sha256: str | None = None
-    md5: str | None = None
-    size: int | None = None
-    extract: bool = True
-    note: str = ""
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Verification
 
 
 def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:
@@ -212,10 +151,6 @@ def _part_path(dest: Path) -> Path:
     return dest.with_suffix(dest.suffix + ".part")
 
 
-def _is_archive_name(name: str) -> bool:
-    return name.lower().endswith(_ARCHIVE_SUFFIXES)
-
-
 def _error_page_reason(first: bytes, content_type: str, dest: Path) -> str | None:
     """Why the response looks like an error/login page instead of the expected file, or ``None``."""
     if dest.name.lower().endswith(_HTML_SUFFIXES):
@@ -225,7 +160,7 @@ def _error_page_reason(first: bytes, content_type: str, dest: Path) -> str | Non
     head = first.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
     if head.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
         return "the first bytes are HTML"
-    if _is_archive_name(dest.name) and head.startswith(b"<?xml"):
+    if is_archive_name(dest.name) and head.startswith(b"<?xml"):
         return "the first bytes are XML (often a cloud-storage error message), not an archive"
     return None
 
@@ -370,159 +305,6 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str | None = Non
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Extraction
-
-
-def _archive_kind(archive: Path) -> str:
-    name = archive.name.lower()
-    if name.endswith(_ZIP_SUFFIXES):
-        return "zip"
-    if name.endswith(_TAR_SUFFIXES):
-        return "tar"
-    if zipfile.is_zipfile(archive):
-        return "zip"
-    try:
-        if tarfile.is_tarfile(archive):
-            return "tar"
-    except (OSError, EOFError):
-        pass
-    raise ArchiveError(f"{archive}: not a zip or tar archive (expected one of {', '.join(_ARCHIVE_SUFFIXES)})")
-
-
-def _escapes(name: str) -> bool:
-    """Whether a relative posix path leaves its folder (``..`` above the top)."""
-    norm = posixpath.normpath(name)
-    return norm == ".." or norm.startswith("../")
-
-
-def _is_absolute(name: str) -> bool:
-    return name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) is not None
-
-
-def _check_name(archive: Path, name: str) -> str:
-    """Refuse an absolute or escaping member name; return it normalised (posix, no leading ``./``)."""
-    for variant in {name, name.replace("\\", "/")}:
-        if _is_absolute(variant):
-            raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path; refusing to extract")
-        if _escapes(variant):
-            raise UnsafeArchiveError(f"{archive}: member {name!r} would be written outside the target folder "
-                                     "('..' path); refusing to extract")
-    return posixpath.normpath(name)
-
-
-def _check_tar_members(archive: Path, members: list[tarfile.TarInfo]) -> None:
-    symlinks = {posixpath.normpath(m.name) for m in members if m.issym()}
-    for m in members:
-        name = _check_name(archive, m.name)
-        if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
-            raise UnsafeArchiveError(f"{archive}: member {m.name!r} is a device or special file; refusing to extract")
-        if m.issym() or m.islnk():
-            kind = "symlink" if m.issym() else "hardlink"
-            if _is_absolute(m.linkname):
-                raise UnsafeArchiveError(f"{archive}: {kind} {m.name!r} points to the absolute path "
-                                         f"{m.linkname!r}; refusing to extract")
-            base = posixpath.dirname(name) if m.issym() else ""
-            if _escapes(posixpath.join(base, m.linkname)):
-                raise UnsafeArchiveError(f"{archive}: {kind} {m.name!r} -> {m.linkname!r} points outside the "
-                                         "target folder; refusing to extract")
-        parts = name.split("/")
-        for i in range(1, len(parts)):
-            through = "/".join(parts[:i])
-            if through in symlinks:
-                raise UnsafeArchiveError(f"{archive}: member {m.name!r} would be written through the symlink "
-                                         f"{through!r}; refusing to extract")
-
-
-def _unpack(archive: Path, kind: str, into: Path) -> list[str]:
-    """Check every member, then extract into ``into``; return the relative paths of the non-folder members."""
-    if kind == "zip":
-        with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            names = [_check_name(archive, info.filename) for info in infos]
-            zf.extractall(into)
-        return [n for n, info in zip(names, infos, strict=True) if not info.is_dir() and n != "."]
-    with tarfile.open(archive, "r:*") as tf:
-        members = tf.getmembers()  # reads the whole archive: a truncated one fails here, before writing
-        _check_tar_members(archive, members)
-        if hasattr(tarfile, "data_filter"):
-            try:
-                tf.extractall(into, members=members, filter="data")  # second line of defence (realpath checks)
-            except tarfile.FilterError as err:
-                raise UnsafeArchiveError(f"{archive}: {err}; refusing to extract") from None
-        else:  # pragma: no cover - Python < 3.11.4
-            tf.extractall(into, members=members)
-        return [posixpath.normpath(m.name) for m in members if not m.isdir() and posixpath.normpath(m.name) != "."]
-
-
-def _move_into(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, merging folders that exist on both sides."""
-    if not dst.exists() and not dst.is_symlink():
-        os.replace(src, dst)
-    elif src.is_dir() and not src.is_symlink() and dst.is_dir():
-        for child in list(src.iterdir()):
-            _move_into(child, dst / child.name)
-        src.rmdir()
-    elif not src.is_dir() and not dst.is_dir():
-        os.replace(src, dst)
-    else:
-        raise DownloadError(f"cannot put {src.name!r} in place: {dst} exists and is a "
-                            f"{'folder' if dst.is_dir() else 'file'} while the archive holds a "
-                            f"{'folder' if src.is_dir() else 'file'}; move {dst} away and run again")
-
-
-def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> list[Path]:
-    """Extract a zip or tar archive into ``target`` without ever writing outside it.
-
-    All members are checked before anything is written; absolute paths, ``..`` that escapes ``target``, links
-    pointing outside it, links that later members are written through, and device files are refused. The archive
-    is unpacked into a temporary folder next to ``target`` and moved into place (merging with existing folders);
-    the marker ``target/.extracted-<archive name>`` is written last, and a later call that finds it does nothing.
-
-    Args:
-        archive: a ``.zip``, ``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2`` or ``.tar.xz`` file.
-        target: the folder to extract into (created if missing).
-
-    Returns:
-        The extracted files (and links), as paths inside ``target``, in archive order.
-
-    Raises:
-        UnsafeArchiveError: a member is unsafe; nothing was written.
-        ArchiveError: the archive is damaged, truncated or not an archive; nothing was written to ``target``.
-
-    Example:
-        >>> files = safe_extract("data/voc/downloads/VOCtrainval_11-May-2012.tar", "data/voc")  # doctest: +SKIP
-    """
-    archive, target = Path(archive), Path(target)
-    if not archive.is_file():
-        raise ArchiveError(f"{archive}: archive not found")
-    marker = target / f".extracted-{archive.name}"
-    if marker.is_file():
-        print(f"{archive.name}: already extracted into {target} (delete {marker.name} there to extract again)")
-        return [target / line for line in marker.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kind = _archive_kind(archive)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".extracting-{target.name}-{archive.name}-"
-    for stale in target.parent.glob(prefix + "*"):  # left behind by an interrupted run
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
-    try:
-        try:
-            names = _unpack(archive, kind, tmp)
-        except DownloadError:
-            raise
-        except Exception as err:  # tarfile/zipfile errors, EOFError, OSError, zlib.error, lzma.LZMAError, ...
-            raise ArchiveError(f"{archive}: cannot extract, the archive looks damaged or truncated "
-                               f"({type(err).__name__}: {err}); delete it and download it again") from None
-        target.mkdir(parents=True, exist_ok=True)
-        for child in list(tmp.iterdir()):
-            _move_into(child, target / child.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    marker.write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
-    return [target / name for name in names]
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Resources and datasets
 
 
@@ -569,7 +351,7 @@ def fetch(resource: Resource, root: str | os.PathLike, *, extract_to: str | os.P
         raise
     if tofu and not sidecar.is_file():
         digest = file_digest(dest, "sha256")
-        sidecar.write_text(f"{digest}  {dest.name}\n", encoding="utf-8")
+        atomic_write_text(sidecar, f"{digest}  {dest.name}\n")
         print(f"{dest.name}: no published checksum; trusting this download (sha256 {digest}, saved to {sidecar})")
     if not resource.extract:
         return dest
@@ -577,97 +359,24 @@ def fetch(resource: Resource, root: str | os.PathLike, *, extract_to: str | os.P
     return target
 
 
-@dataclass(frozen=True)
-class DatasetEntry:
-    """What the registry knows about one dataset.
-
-    Attributes:
-        name: the dataset name (a key of :data:`DATASET_MODULES`).
-        module_name: the module that describes it.
-        resources: its ``RESOURCES`` (empty: manual download, see ``note``).
-        note: its ``DOWNLOAD_NOTE``.
-        module: the imported module, or ``None`` when it could not be imported.
-        problem: why the module could not be imported ("" when it was).
-    """
-
-    name: str
-    module_name: str
-    resources: tuple[Resource, ...] = ()
-    note: str = ""
-    module: ModuleType | None = field(default=None, repr=False)
-    problem: str = ""
-
-    @property
-    def available(self) -> bool:
-        return self.module is not None
-
-
-def load_dataset(name: str, module_name: str | None = None) -> DatasetEntry:
-    """Import a dataset module and read its ``RESOURCES`` and ``DOWNLOAD_NOTE``.
-
-    Args:
-        name: the dataset name.
-        module_name: the module; default ``DATASET_MODULES[name]``.
-
-    Returns:
-        A :class:`DatasetEntry`; ``module`` is ``None`` and ``problem`` says why when the import failed.
-
-    Example:
-        >>> load_dataset("voc").module_name
-        'course_lib.data.voc'
-    """
-    if module_name is None:
-        if name not in DATASET_MODULES:
-            raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASET_MODULES))}")
-        module_name = DATASET_MODULES[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name and (module_name == err.name or module_name.startswith(err.name + ".")):
-            return DatasetEntry(name, module_name, problem=f"module {module_name} is not written yet")
-        return DatasetEntry(name, module_name, problem=f"importing {module_name} failed: {err}")
-    except Exception as err:  # a bug in the dataset module must not break --list for the others
-        return DatasetEntry(name, module_name, problem=f"importing {module_name} failed: {type(err).__name__}: {err}")
-    resources = tuple(getattr(module, "RESOURCES", ()))
-    for r in resources:
-        if not isinstance(r, Resource):
-            return DatasetEntry(name, module_name, module=None,
-                                problem=f"{module_name}.RESOURCES holds {r!r}, not a course_lib.download.Resource")
-    return DatasetEntry(name, module_name, resources, str(getattr(module, "DOWNLOAD_NOTE", "")).strip(), module)
-
-
-def dataset_registry(modules: dict[str, str] | None = None) -> dict[str, DatasetEntry]:
-    """Load every dataset module of ``modules`` (default :data:`DATASET_MODULES`); missing ones are kept as such.
-
-    Args:
-        modules: dataset name -> module name.
-
-    Example:
-        >>> "voc" in dataset_registry()
-        True
-    """
-    modules = DATASET_MODULES if modules is None else modules
-    return {name: load_dataset(name, module_name) for name, module_name in modules.items()}
-
-
 def dataset_dir(root: str | os.PathLike, name: str) -> Path:
-    """The folder the command line tool downloads dataset ``name`` into: ``root/name``."""
+    """The folder dataset ``name`` is downloaded into: ``root/name``."""
     return Path(root) / name
 
 
 def sample_dir(root: str | os.PathLike, name: str) -> Path:
-    """The folder the command line tool writes dataset ``name``'s generated sample into: ``root/samples/name``."""
+    """The folder the command line writes dataset ``name``'s synthetic sample into: ``root/samples/name``."""
     return Path(root) / "samples" / name
 
 
-def fetch_dataset(entry: DatasetEntry | str, root: str | os.PathLike, progress: bool = True) -> list[Path]:
+def fetch_dataset(info: DatasetInfo | str, root: str | os.PathLike, progress: bool = True) -> list[Path]:
     """Download and extract every resource of a dataset into ``dataset_dir(root, name)``.
 
-    A dataset module that defines ``download(root) -> Path`` (to try mirrors, say) is called instead of fetching
-    its ``RESOURCES`` one by one.
+    A resource's ``target`` places it (or its contents) inside the dataset folder, e.g. Kvasir-SEG's official split
+    lists go to ``Data-split/train.txt``.
 
     Args:
-        entry: a :class:`DatasetEntry` or a dataset name.
+        info: a :class:`~course_lib.data.registry.DatasetInfo` or a dataset name.
         root: the data root.
         progress: show progress bars.
 
@@ -675,20 +384,101 @@ def fetch_dataset(entry: DatasetEntry | str, root: str | os.PathLike, progress: 
         One path per resource (extraction folder or file).
 
     Raises:
-        DownloadError: the module is missing, the dataset needs manual steps (the message holds the note),
-            or a download failed (a module's own ``download`` may raise other ``RuntimeError``/``OSError``).
+        KeyError: an unknown dataset name.
+        DownloadError: the dataset needs manual steps (the message holds its note), or a download failed.
+        ArchiveError: an archive is damaged or unsafe.
 
     Example:
-        >>> fetch_dataset("voc", "data")  # doctest: +SKIP
+        >>> fetch_dataset("kvasir", "data")  # doctest: +SKIP
     """
-    if isinstance(entry, str):
-        entry = load_dataset(entry)
-    if not entry.available:
-        raise DownloadError(f"dataset {entry.name!r}: {entry.problem}")
-    if not entry.resources:
-        raise DownloadError(f"dataset {entry.name!r} cannot be downloaded automatically.\n{entry.note}")
-    folder = dataset_dir(root, entry.name)
-    custom = getattr(entry.module, "download", None)
-    if callable(custom):  # the module knows better (mirrors, finding its layout): let it do the work
-        return [Path(custom(folder))]
-    return [fetch(resource, folder, progress=progress) for resource in entry.resources]
+    if isinstance(info, str):
+        info = get(info)
+    if not info.resources:
+        raise DownloadError(f"dataset {info.name!r} cannot be downloaded automatically.\n{info.note}")
+    folder = dataset_dir(root, info.name)
+    paths = []
+    for resource in info.resources:
+        if resource.extract:
+            paths.append(fetch(resource, folder, extract_to=folder / resource.target, progress=progress))
+            continue
+        path = fetch(resource, folder, progress=progress)
+        if resource.target:
+            placed = folder / resource.target
+            placed.parent.mkdir(parents=True, exist_ok=True)
+            if not placed.is_file() or file_digest(placed) != file_digest(path):
+                atomic_write_bytes(placed, path.read_bytes())
+            path = placed
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------- command line
+EXIT_OK, EXIT_FAILED, EXIT_NOTHING_DONE = 0, 1, 2
+
+
+def _describe(info: DatasetInfo) -> str:
+    if not info.resources:
+        state = "manual download (see note)"
+    else:
+        sizes = [r.size for r in info.resources]
+        total = f", {sum(sizes) / 2**30:.2f} GiB" if all(s is not None for s in sizes) else ""
+        state = f"{len(info.resources)} file(s){total}"
+    note = "\n".join(f"{'':11s}{line}" for line in info.note.splitlines())
+    return f"{info.name:10s} {state}" + (f"\n{note}" if note else "")
+
+
+def _write_samples(registry: dict[str, DatasetInfo], root: Path) -> int:
+    for info in registry.values():
+        path = info.write_sample(sample_dir(root, info.name))
+        print(f"{info.name}: sample written to {path}")
+    return EXIT_OK if registry else EXIT_NOTHING_DONE
+
+
+def _download(registry: dict[str, DatasetInfo], name: str, root: Path) -> int:
+    info = registry.get(name)
+    if info is None:
+        print(f"error: unknown dataset {name!r}; known datasets: {', '.join(sorted(registry))} (see --list)",
+              file=sys.stderr)
+        return EXIT_NOTHING_DONE
+    if not info.resources:
+        print(f"{name}: this dataset cannot be downloaded automatically.\n{info.note}", file=sys.stderr)
+        return EXIT_NOTHING_DONE
+    print(f"{name}: {info.note}")
+    try:
+        paths = fetch_dataset(info, root)
+    except (DownloadError, ArchiveError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{name}: ready in {dataset_dir(root, name)}")
+    for path in paths:
+        print(f"  {path}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None, registry: dict[str, DatasetInfo] | None = None) -> int:
+    """``python -m course_lib.download``: parse the command line and run it; returns the exit status."""
+    registry = REGISTRY if registry is None else registry
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.download",
+        description="Download a dataset of the course book, or write the synthetic samples.",
+        epilog="Exit status: 0 done; 1 a download failed (run again to resume); 2 nothing downloaded (unknown "
+               "dataset, or manual steps needed: read the printed note).")
+    parser.add_argument("dataset", nargs="?", help=f"one of {', '.join(registry)}, or 'samples'")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="data root (default: $COURSE_DATA_ROOT, else data/ in the checkout)")
+    parser.add_argument("--list", action="store_true", help="list the datasets and their notes")
+    args = parser.parse_args(argv)
+    if args.list:
+        for info in registry.values():
+            print(_describe(info))
+        return EXIT_OK
+    if not args.dataset:
+        parser.error("name a dataset, 'samples', or use --list")
+    root = data_root(args.root)
+    if args.dataset == "samples":
+        return _write_samples(registry, root)
+    return _download(registry, args.dataset, root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib import config
-from course_lib.data import locate
+from course_lib.datasets import locate
 
 
 def test_profile_from_environment(monkeypatch):
@@ -36,17 +36,36 @@ def test_data_root_and_setup(monkeypatch, tmp_path, capsys):
     assert torch.equal(b, torch.rand(3))
 
 
+def test_work_dir_from_argument_environment_and_default(monkeypatch, tmp_path):
+    assert config.work_dir(tmp_path / "w") == tmp_path / "w"
+    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "env"))
+    assert config.work_dir() == tmp_path / "env"
+    monkeypatch.delenv("COURSE_WORK_DIR")
+    assert config.work_dir().name in ("runs", "course_runs")
+
+
 def test_locate_prefers_real_data_then_sample(tmp_path, camvid_sample, capsys):
-    # no real data: the quick profile writes and uses the sample, loudly
-    root, is_sample = locate("camvid", tmp_path, "quick")
-    assert is_sample and root == tmp_path / "samples" / "camvid" / "CamVid"
+    data, work = tmp_path / "data", tmp_path / "work"
+    data.mkdir()
+    # no real data: the quick profile writes the sample into the work folder (never the data root), loudly
+    root, is_sample = locate("camvid", data, "quick", work=work)
+    assert is_sample and root == work / "samples" / "camvid" / "CamVid"
+    assert not any(data.iterdir())
     assert "SYNTHETIC" in capsys.readouterr().out
-    # the full profile refuses to fall back to synthetic data
-    with pytest.raises(FileNotFoundError, match="download.py camvid"):
-        locate("camvid", tmp_path, "full")
+    # the full profile refuses to fall back to synthetic data and says how to get the real one
+    with pytest.raises(FileNotFoundError, match="python -m course_lib.download camvid"):
+        locate("camvid", data, "full", work=work)
+    # a path named explicitly is never replaced by a sample: a typo is an error naming it
+    with pytest.raises(FileNotFoundError, match="typo"):
+        locate("camvid", data / "typo", "quick", must_exist=True, work=work)
     # a real dataset (a copy without the sample marker) under data_root/camvid wins
-    real = tmp_path / "camvid" / "CamVid"
+    real = data / "camvid" / "CamVid"
     shutil.copytree(camvid_sample / "CamVid", real)
     (real / "COURSE_SAMPLE.txt").unlink()
-    root, is_sample = locate("camvid", tmp_path, "full")
+    root, is_sample = locate("camvid", data, "full", work=work)
     assert not is_sample and root == real and "REAL" in capsys.readouterr().out
+
+
+def test_locate_unknown_dataset_lists_the_known_ones(tmp_path):
+    with pytest.raises(KeyError, match="unknown dataset 'nope'.*camvid"):
+        locate("nope", tmp_path, "quick")

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from course_lib import download as dl
+from course_lib.data import registry
 from course_lib.download import (
     ArchiveError,
     ChecksumError,
     DownloadError,
     Resource,
     UnsafeArchiveError,
-    dataset_registry,
     download_file,
     fetch,
     file_digest,
@@ -358,7 +358,7 @@ def _unsafe_archives(tmp: Path) -> dict[str, tuple[Path, str]]:
                                       [good, (tar_info("hl", tarfile.LNKTYPE, "../outside/evil.txt"), None)]), "hl"),
         "symlink chain": (make_tar(tmp / "chain.tar.gz", [good, (tar_info("a", tarfile.SYMTYPE, "x/.."), None),
                                                           (tar_info("b", tarfile.SYMTYPE, "a/.."), None),
-                                                          (tar_info("b/evil.txt"), b"x")]), "b/evil.txt"),
+                                                          (tar_info("b/evil.txt"), b"x")]), "b"),
         "device file": (make_tar(tmp / "dev.tar.gz", [good, (tar_info("null", tarfile.CHRTYPE), None)]), "null"),
     }
 
@@ -429,12 +429,19 @@ def test_fetch_without_extraction_returns_the_file(server, tmp_path):
     assert not (tmp_path / "never").exists() and not path.with_name("labels.txt.sha256").exists()
 
 
-def test_registry_knows_the_planned_datasets():
-    assert {"voc", "camvid"} <= set(dl.DATASET_MODULES)
-    entry = dl.load_dataset("ghost", "course_lib.data.no_such_module")
-    assert not entry.available and "not written yet" in entry.problem
+def test_registry_knows_the_datasets_and_download_imports_no_dataset_module():
+    assert {"voc", "camvid", "kvasir", "brats", "modelnet", "kitti", "chairs"} <= set(registry.REGISTRY)
     with pytest.raises(KeyError, match="unknown dataset 'ghost'"):
-        dl.load_dataset("ghost")
+        registry.get("ghost")
+    import grimp
+
+    graph = grimp.build_graph("course_lib")
+    data_modules = {m for m in graph.find_modules_directly_imported_by("course_lib.download")
+                    if m.startswith("course_lib.data")}
+    assert data_modules == {"course_lib.data.registry"}
+    # and nothing it imports, directly or not, reaches a dataset module
+    for module in graph.find_downstream_modules("course_lib.download"):
+        assert module in ("course_lib.data.registry", "course_lib.data") or not module.startswith("course_lib.data.")
 
 
 def _load_cli():
@@ -444,56 +451,59 @@ def _load_cli():
     return module
 
 
+def _info(name: str, resources=(), note: str = "", writer: str = "") -> registry.DatasetInfo:
+    return registry.DatasetInfo(name=name, title=name, chapter="0", folders=(name,), markers=(("a.txt",),),
+                                note=note, resources=tuple(resources), sample_writer=writer)
+
+
 def test_cli_main_downloads_lists_explains_manual_steps_and_writes_samples(server, tmp_path, monkeypatch, capsys):
     url = server.add("fake.tar.gz", make_archive(tmp_path / "fake.tar.gz").read_bytes())
+    split_url = server.add("train.txt", b"a\nb\n", content_type="text/plain")
     modules = tmp_path / "mods"
     modules.mkdir()
-    (modules / "fake_ds_for_cli.py").write_text(
-        "from pathlib import Path\nfrom course_lib.download import Resource\n"
-        f"RESOURCES = [Resource({url!r}, 'fake.tar.gz', sha256={sha((tmp_path / 'fake.tar.gz').read_bytes())!r})]\n"
-        "DOWNLOAD_NOTE = 'A fake dataset.'\n"
+    (modules / "fake_writer_for_cli.py").write_text(
+        "from pathlib import Path\n"
         "def write_sample(root):\n    root = Path(root); root.mkdir(parents=True, exist_ok=True)\n"
         "    (root / 'sample.txt').write_text('s'); return root\n")
-    (modules / "manual_ds_for_cli.py").write_text(
-        "RESOURCES = []\nDOWNLOAD_NOTE = 'Register at the challenge site, then unpack into <root>/manual.'\n")
-    (modules / "broken_ds_for_cli.py").write_text(
-        "from course_lib.download import Resource\n"
-        f"RESOURCES = [Resource({server.base + '/gone.zip'!r}, 'gone.zip')]\n")
-    (modules / "custom_ds_for_cli.py").write_text(
-        "from pathlib import Path\nfrom course_lib.download import Resource\n"
-        "RESOURCES = [Resource('http://127.0.0.1:9/never.zip', 'never.zip')]\n"
-        "def download(root):\n    root = Path(root); root.mkdir(parents=True); (root / 'own.txt').write_text('o')\n"
-        "    return root\n")
     monkeypatch.syspath_prepend(str(modules))
-    registry = dataset_registry({"fake": "fake_ds_for_cli", "manual": "manual_ds_for_cli",
-                                 "later": "course_lib.data.not_written_yet", "broken": "broken_ds_for_cli",
-                                 "custom": "custom_ds_for_cli"})
+    reg = {
+        "fake": _info("fake", [Resource(url, "fake.tar.gz", sha256=sha((tmp_path / "fake.tar.gz").read_bytes())),
+                               Resource(split_url, "split-train.txt", sha256=sha(b"a\nb\n"), extract=False,
+                                        target="Data-split/train.txt")],
+                      note="A fake dataset.", writer="fake_writer_for_cli:write_sample"),
+        "manual": _info("manual", note="Register at the challenge site, then unpack into <root>/manual.",
+                        writer="fake_writer_for_cli:write_sample"),
+        "broken": _info("broken", [Resource(server.base + "/gone.zip", "gone.zip")],
+                        writer="fake_writer_for_cli:write_sample"),
+    }
     cli = _load_cli()
     root = tmp_path / "data"
 
-    assert cli.main(["fake", "--root", str(root)], registry) == 0
+    assert cli.main(["fake", "--root", str(root)], reg) == 0
     assert (root / "fake" / "top" / "a.txt").read_bytes() == b"alpha"
+    assert (root / "fake" / "Data-split" / "train.txt").read_bytes() == b"a\nb\n"  # placed by its target
 
-    assert cli.main(["broken", "--root", str(root)], registry) == 1
+    assert cli.main(["broken", "--root", str(root)], reg) == 1
     assert "HTTP 404" in capsys.readouterr().err
 
-    assert cli.main(["custom", "--root", str(root)], registry) == 0  # the module's own download() is preferred
-    assert (root / "custom" / "own.txt").read_text() == "o"
-
-    assert cli.main(["manual", "--root", str(root)], registry) == 2
+    assert cli.main(["manual", "--root", str(root)], reg) == 2
     assert "Register at the challenge site" in capsys.readouterr().err
 
-    assert cli.main(["later", "--root", str(root)], registry) == 2
-    assert "not written yet" in capsys.readouterr().err
-
-    assert cli.main(["samples", "--root", str(root)], registry) == 0
+    assert cli.main(["samples", "--root", str(root)], reg) == 0
     assert (root / "samples" / "fake" / "sample.txt").read_text() == "s"
-    out = capsys.readouterr().out
-    assert "manual: skipped" in out and "later: skipped" in out
 
-    assert cli.main(["--list"], registry) == 0
+    assert cli.main(["--list"], reg) == 0
     out = capsys.readouterr().out
-    assert "A fake dataset." in out and "manual download" in out and "not written yet" in out
+    assert "A fake dataset." in out and "manual download" in out
+
+
+def test_python_m_course_lib_download_lists_the_registry(tmp_path):
+    env = {**os.environ, "COURSE_DATA_ROOT": str(tmp_path)}
+    listed = subprocess.run([sys.executable, "-m", "course_lib.download", "--list"], capture_output=True, text=True,
+                            env=env, timeout=120, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "kvasir" in listed.stdout and "brats" in listed.stdout and "registration" in listed.stdout
+    assert not any(tmp_path.iterdir())
 
 
 def test_cli_list_runs_in_a_subprocess(tmp_path):
@@ -506,8 +516,7 @@ def test_cli_list_runs_in_a_subprocess(tmp_path):
 
 
 def test_cli_unknown_dataset_is_a_clear_error(tmp_path, capsys):
-    cli = _load_cli()  # the real registry, DATASETS
-    assert {"voc", "camvid"} <= set(cli.DATASETS)
+    cli = _load_cli()  # the real registry
     assert cli.main(["no-such-set", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown dataset 'no-such-set'" in err and "voc" in err and "--list" in err

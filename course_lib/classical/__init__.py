@@ -1,0 +1,11 @@
+"""Non-learned baselines: the methods a learned model must beat (optical flow by Lucas-Kanade and Farneback, zero
+flow, ...). Each chapter adds its module here; they use OpenCV or NumPy and no training.
+
+- :mod:`course_lib.classical.optical_flow`: Lucas-Kanade (one window, corner tracks), Farneback, zero flow, the
+  camera-motion residual (Chapter 9).
+"""
+
+from .optical_flow import *  # noqa: F403
+from .optical_flow import __all__ as _optical_flow_all
+
+__all__ = [*_optical_flow_all]
