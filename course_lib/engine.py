@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from . import distributed as D
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import autocast_dtype
 
 __all__ = ["Trainer", "TrainerConfig", "poly_schedule", "cosine_schedule", "constant_schedule", "autocast_dtype"]
 
@@ -49,13 +50,6 @@ def cosine_schedule(warmup: float = 0.0, floor: float = 0.0) -> Callable[[float]
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
     return f
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bfloat16 on GPUs that support it, float16 on older GPUs, None (no autocast) on CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 @dataclass

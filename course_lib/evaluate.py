@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.checkpoint is None and getattr(recipe, "requires_checkpoint", True):
             raise ValueError(f"recipe {recipe.name!r} needs --checkpoint (a last.pt / best.pt of course_lib.train)")
         device = get_device()
-        model, hp = recipe.load_model(args.checkpoint, device)
-        metrics = recipe.evaluate_splits(model, args.data_root, args.split, hp, device=device,
+        model, cfg = recipe.load_model(args.checkpoint, device)
+        metrics = recipe.evaluate_splits(model, args.data_root, args.split, cfg, device=device,
                                          progress=not args.no_progress)
-    except (KeyError, ValueError, FileNotFoundError, CheckpointError) as err:
+    except (KeyError, ValueError, TypeError, FileNotFoundError, CheckpointError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
     print(json.dumps({"recipe": recipe.name, "checkpoint": args.checkpoint, "split": args.split, **(

@@ -17,14 +17,74 @@ and the output cropped back. The window layout and weights follow the convention
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["importance_map", "sliding_window_inference", "window_starts"]
+from .config import autocast_dtype
+
+__all__ = ["evaluating", "importance_map", "predict", "sliding_window_inference", "window_starts"]
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module, amp: bool = True, device: torch.device | None = None) -> Iterator[None]:
+    """The one way ``course_lib`` predicts: eval mode, no gradients, the training loop's autocast dtype (bfloat16 or
+    float16 on a GPU, none on a CPU), and the model's train/eval mode restored afterwards.
+
+    Args:
+        model: the network.
+        amp: mixed precision on a GPU (as :func:`course_lib.config.autocast_dtype` chooses).
+        device: the device of the inputs (default: the model's).
+
+    Example:
+        >>> net = nn.Linear(2, 1).train()
+        >>> with evaluating(net):
+        ...     y = net(torch.ones(1, 2))
+        >>> net.training, y.requires_grad
+        (True, False)
+    """
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    dtype = autocast_dtype(torch.device(device)) if amp else None
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+            yield
+    finally:
+        model.train(was_training)
+
+
+def predict(model: nn.Module, *inputs, amp: bool = True, **kwargs):
+    """``model(*inputs, **kwargs)`` under :func:`evaluating`, with floating outputs cast back to float32.
+
+    Outputs may be a tensor, or a tuple/list/dict of tensors (e.g. RAFT's list of refinements).
+
+    Example:
+        >>> net = nn.Conv2d(3, 2, 1).train()
+        >>> predict(net, torch.zeros(1, 3, 4, 4)).shape, net.training
+        (torch.Size([1, 2, 4, 4]), True)
+    """
+    device = next((x.device for x in inputs if isinstance(x, torch.Tensor)), None)
+    with evaluating(model, amp, device):
+        out = model(*inputs, **kwargs)
+    return _to_float(out)
+
+
+def _to_float(out):
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, (list, tuple)):
+        return type(out)(_to_float(o) for o in out)
+    if isinstance(out, dict):
+        return {k: _to_float(v) for k, v in out.items()}
+    return out
 
 
 def window_starts(size: int, roi: int, overlap: float) -> list[int]:

@@ -29,9 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["quick", "full"], help="default: $COURSE_PROFILE, else full on GPU")
     p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
     p.add_argument("--time-limit", type=float, metavar="MINUTES", help="stop training after this many minutes")
-    p.add_argument("--out", help="output folder for checkpoints and history.json (default runs/RECIPE)")
+    p.add_argument("--out", help="output folder for checkpoints and history.json (default "
+                   "$COURSE_WORK_DIR/RECIPE)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hyper-parameter (JSON value), e.g. --set lr=0.01 --set crop_size=[256,256]")
+                   help="override a setting of the recipe (JSON value, checked against its fields), e.g. --set lr=0.01 "
+                   "--set crop_size=[256,256]")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if present")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
@@ -53,17 +55,17 @@ def main(argv: list[str] | None = None) -> int:
         result = recipe.train(args.data_root, profile=args.profile, overrides=overrides, epochs=args.epochs,
                               time_limit=args.time_limit, out_dir=args.out, device=device, resume=args.resume,
                               progress=not args.no_progress)
-    except (KeyError, ValueError, FileNotFoundError) as err:
+    except (KeyError, ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
     summary = {
         "recipe": recipe.name,
-        "profile": result.hparams["profile"],
+        "profile": result.config.profile,
         "data_root": str(result.data_root),
         "epochs": len(result.history),
         "seconds": round(result.seconds, 1),
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,
-        "backbone": result.hparams.get("backbone_source"),
+        "backbone": getattr(result.model, "backbone_source", None),
         "world_size": D.world_size(),
         **{f"val_{k}": v for k, v in result.metrics.items()},
     }

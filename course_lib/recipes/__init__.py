@@ -5,30 +5,22 @@ Each chapter adds its recipes here. Introduced in Chapter 3.
 
 from __future__ import annotations
 
-from .base import Recipe, TrainResult, parse_override
-from .brats import brats_recipes
-from .fcn import fcn_recipes
-from .flow import flow_recipes
-from .pointnet import pointnet_recipes
-from .unet import unet_recipes
+from ..registries import Registry
+from .base import Recipe, RecipeConfig, TrainResult, parse_override
+from .brats import BratsConfig, brats_recipes, predict_volume, training_memory_estimate
+from .fcn import fcn_recipes, vgg16_weight_folders
+from .flow import FlowConfig, flow_recipes, predict_flow
+from .pointnet import PointNetConfig, pointnet_recipes
+from .pointnet_demos import fit_tnet_alignment, train_outlier_scorer
+from .segmentation import SegmentationConfig, predict
+from .unet import UNetConfig, predict_binary, unet_recipes
 
-RECIPES: dict[str, Recipe] = {}
-
-
-def register(recipe: Recipe) -> Recipe:
-    """Add ``recipe`` to :data:`RECIPES` (names must be unique)."""
-    if recipe.name in RECIPES:
-        raise ValueError(f"recipe {recipe.name!r} is registered twice")
-    RECIPES[recipe.name] = recipe
-    return recipe
-
-
-def get_recipe(name: str) -> Recipe:
-    """The recipe called ``name``; a clear error lists the known ones."""
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise KeyError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(RECIPES))}") from None
+#: every training recipe, by name (``python -m course_lib.train --list``)
+RECIPES: Registry = Registry("recipe")
+#: add a :class:`Recipe` (names must be unique)
+register = RECIPES.register
+#: the recipe called ``name``; an unknown name is a ``KeyError`` listing the known ones
+get_recipe = RECIPES.get
 
 
 for _r in fcn_recipes():
@@ -42,4 +34,8 @@ for _r in unet_recipes():
 for _r in pointnet_recipes():
     register(_r)
 
-__all__ = ["RECIPES", "Recipe", "TrainResult", "get_recipe", "parse_override", "register"]
+__all__ = ["RECIPES", "Recipe", "RecipeConfig", "TrainResult", "get_recipe", "parse_override", "register",
+           # each family's settings class, and the prediction and demo helpers the notebooks call
+           "BratsConfig", "FlowConfig", "PointNetConfig", "SegmentationConfig", "UNetConfig",
+           "fit_tnet_alignment", "predict", "predict_binary", "predict_flow", "predict_volume",
+           "train_outlier_scorer", "training_memory_estimate", "vgg16_weight_folders"]

@@ -9,11 +9,11 @@ so a model trained either way is the same model. Hyper-parameters can be overrid
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,13 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from .. import distributed as D
 from ..checkpoint import load_checkpoint
-from ..config import get_device, get_profile, seed_everything
+from ..config import get_device, get_profile, seed_everything, work_dir
+from ..data import registry
 from ..engine import Trainer, TrainerConfig, constant_schedule, cosine_schedule, poly_schedule
+from ..io.atomic import atomic_write_text
+from .config import RecipeConfig, apply_overrides, config_from_dict, config_to_dict, parse_override
 
-__all__ = ["Recipe", "TrainResult", "make_optimizer", "make_schedule", "parse_override", "SCHEDULES"]
+__all__ = ["Recipe", "RecipeConfig", "TrainResult", "make_optimizer", "make_schedule", "parse_override", "SCHEDULES"]
 
 SCHEDULES: dict[str, Callable[[], Callable[[float], float]]] = {
     "constant": lambda: constant_schedule,
@@ -42,36 +45,21 @@ def make_schedule(name: str) -> Callable[[float], float]:
     return SCHEDULES[name]()
 
 
-def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> torch.optim.Optimizer:
-    """SGD (with momentum), Adam or AdamW from ``hp``; ``bias_lr_mult`` scales the biases' rate (FCN doubles it)."""
+def make_optimizer(model: nn.Module, cfg: RecipeConfig) -> torch.optim.Optimizer:
+    """SGD (with momentum), Adam or AdamW from ``cfg``; ``bias_lr_mult`` scales the biases' rate (FCN doubles it)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    mult = hp.get("bias_lr_mult", 1.0)
-    if mult != 1.0:
+    if cfg.bias_lr_mult != 1.0:
         biases = [p for n, p in model.named_parameters() if p.requires_grad and n.endswith("bias")]
         ids = {id(p) for p in biases}
         params = [{"params": [p for p in params if id(p) not in ids]},
-                  {"params": biases, "lr": hp["lr"] * mult, "weight_decay": 0.0}]
-    name = hp.get("optimizer", "sgd")
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=hp["lr"], momentum=hp.get("momentum", 0.9),
-                               weight_decay=hp.get("weight_decay", 0.0))
-    if name == "adam":
-        return torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0))
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.01))
-    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam or adamw")
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse ``key=value`` where value is JSON (numbers, true/false, null, lists) or a bare string."""
-    if "=" not in text:
-        raise ValueError(f"override {text!r} is not of the form key=value")
-    key, value = text.split("=", 1)
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    return key.strip(), parsed
+                  {"params": biases, "lr": cfg.lr * cfg.bias_lr_mult, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd, adam or adamw")
 
 
 @dataclass
@@ -81,7 +69,7 @@ class TrainResult:
     model: nn.Module
     history: list[dict[str, Any]]
     metrics: dict[str, float]
-    hparams: dict[str, Any]
+    config: RecipeConfig
     checkpoint: Path | None
     seconds: float
     data_root: Path
@@ -95,9 +83,9 @@ class Recipe:
         name: registry name, e.g. ``"fcn8s-camvid"``.
         description: one line for ``--list``.
         chapter: the book chapter, e.g. ``"3"``.
-        dataset: the dataset key in :data:`course_lib.data.DATASETS` (or another chapter's registry).
-        defaults: hyper-parameters shared by both profiles.
-        profiles: per-profile overrides, ``{"quick": {...}, "full": {...}}``.
+        dataset: the dataset's key in :data:`course_lib.data.registry.REGISTRY`.
+        quick: the settings of the quick profile (an instance of the family's :class:`RecipeConfig` subclass).
+        full: the settings of the full profile (same class).
         monitor: the validation metric that selects ``best.pt`` (without the ``val_`` prefix).
         splits: the dataset's split names, train first.
     """
@@ -106,64 +94,65 @@ class Recipe:
     description: str
     chapter: str
     dataset: str
-    defaults: dict[str, Any] = field(default_factory=dict)
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quick: RecipeConfig
+    full: RecipeConfig
     monitor: str = "miou"
     splits: tuple[str, ...] = ("train", "val")
 
+    def __post_init__(self) -> None:
+        if type(self.quick) is not type(self.full):
+            raise TypeError(f"recipe {self.name!r}: quick and full settings must be of one class, got "
+                            f"{type(self.quick).__name__} and {type(self.full).__name__}")
+
     # ------------------------------------------------------------ to implement
-    def build_model(self, hp: dict[str, Any]) -> nn.Module:
+    def build_model(self, cfg: RecipeConfig) -> nn.Module:
         raise NotImplementedError
 
-    def build_dataset(self, data_root: Path, split: str, hp: dict[str, Any], train: bool) -> Dataset:
+    def build_dataset(self, data_root: Path, split: str, cfg: RecipeConfig, train: bool) -> Dataset:
         raise NotImplementedError
 
-    def build_loss(self, hp: dict[str, Any], train_set: Dataset) -> Callable:
+    def build_loss(self, cfg: RecipeConfig, train_set: Dataset) -> Callable:
         raise NotImplementedError
 
-    def evaluate(self, model: nn.Module, dataset: Dataset, hp: dict[str, Any],
+    def evaluate(self, model: nn.Module, dataset: Dataset, cfg: RecipeConfig,
                  device: torch.device | None = None, progress: bool = True) -> dict[str, float]:
         raise NotImplementedError
 
     @property
-    def spec(self):
-        """The dataset's entry in :data:`course_lib.data.DATASETS` (classes, palette, loaders)."""
-        from ..data import DATASETS
+    def info(self) -> registry.DatasetInfo:
+        """The dataset's registry entry (classes, palette, void label, folders, download)."""
+        return registry.get(self.dataset)
 
-        return DATASETS[self.dataset]
+    @property
+    def config_class(self) -> type[RecipeConfig]:
+        return type(self.quick)
 
     def resolve_data_root(self, data_root: str | Path) -> Path:
         """The dataset's own folder from ``data_root`` (the dataset folder or one above it)."""
-        return self.spec.find_root(data_root)
+        return registry.find_root(self.dataset, data_root)
 
     # ------------------------------------------------------------ shared logic
-    def hparams(self, profile: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The hyper-parameters of ``profile`` with ``overrides`` applied (unknown keys are an error)."""
+    def config(self, profile: str | None = None, overrides: dict[str, Any] | None = None) -> RecipeConfig:
+        """The settings of ``profile`` with ``overrides`` applied (unknown keys and wrong types are errors)."""
         profile = get_profile(profile)
-        hp = copy.deepcopy(self.defaults)
-        hp.update(copy.deepcopy(self.profiles.get(profile, {})))
-        for key, value in (overrides or {}).items():
-            if key not in hp:
-                raise KeyError(f"recipe {self.name!r} has no hyper-parameter {key!r}; known: {sorted(hp)}")
-            hp[key] = value
-        hp["profile"] = profile
-        hp["recipe"] = self.name
-        return hp
+        base = self.full if profile == "full" else self.quick
+        cfg = apply_overrides(base, overrides)
+        return dataclasses.replace(cfg, profile=profile)
 
-    def loader(self, dataset: Dataset, hp: dict[str, Any], train: bool) -> DataLoader:
+    def loader(self, dataset: Dataset, cfg: RecipeConfig, train: bool) -> DataLoader:
         """A DataLoader; sharded across processes under ``torchrun``."""
         from torch.utils.data.distributed import DistributedSampler
 
         sampler = None
         if D.is_distributed():
-            sampler = DistributedSampler(dataset, shuffle=True, seed=hp.get("seed", 0)) if train else \
+            sampler = DistributedSampler(dataset, shuffle=True, seed=cfg.seed) if train else \
                 D.ShardSampler(len(dataset))
-        return DataLoader(dataset, batch_size=hp["batch_size"] if train else hp.get("eval_batch_size", 1),
+        return DataLoader(dataset, batch_size=cfg.batch_size if train else cfg.eval_batch_size,
                           shuffle=train and sampler is None, sampler=sampler, drop_last=train and len(dataset) > 1,
-                          num_workers=hp.get("num_workers", 0), collate_fn=self.collate_fn(hp),
+                          num_workers=cfg.num_workers, collate_fn=self.collate_fn(cfg),
                           pin_memory=torch.cuda.is_available(), persistent_workers=False)
 
-    def collate_fn(self, hp: dict[str, Any]) -> Callable | None:
+    def collate_fn(self, cfg: RecipeConfig) -> Callable | None:
         return None
 
     @staticmethod
@@ -171,17 +160,29 @@ class Recipe:
         """The model state dict stored in a checkpoint (weights-only load)."""
         return load_checkpoint(checkpoint, require=("model",))["model"]
 
-    def load_model(self, checkpoint: str | Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:
-        """Rebuild the model a checkpoint was trained with and load its weights (weights-only load)."""
-        state = load_checkpoint(checkpoint, require=("model",))
-        meta = state.get("meta", {})
+    def config_from_checkpoint(self, checkpoint: str | Path, meta: dict[str, Any]) -> RecipeConfig:
+        """The settings a checkpoint was trained with (checked against this recipe's config class)."""
         if meta.get("recipe") not in (None, self.name):
             raise ValueError(f"{checkpoint}: trained with recipe {meta.get('recipe')!r}, not {self.name!r}")
-        hp = dict(meta.get("hparams") or self.hparams())
-        hp["pretrained_backbone"] = False
-        model = self.build_model(hp)
-        model.load_state_dict(state["model"])
-        return model.to(device or get_device()).eval(), hp
+        stored = meta.get("config")
+        if stored is None:
+            return self.config()
+        return config_from_dict(self.config_class, stored, where=str(checkpoint))
+
+    def load_model(self, checkpoint: str | Path, device: torch.device | None = None
+                   ) -> tuple[nn.Module, RecipeConfig]:
+        """Rebuild the model a checkpoint was trained with and load its weights (weights-only load)."""
+        state = load_checkpoint(checkpoint, require=("model",))
+        cfg = self.config_from_checkpoint(checkpoint, state.get("meta", {}))
+        if any(f.name == "pretrained_backbone" for f in dataclasses.fields(cfg)):
+            cfg = dataclasses.replace(cfg, pretrained_backbone=False)
+        model = self.build_model(cfg)
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as err:
+            raise ValueError(f"{checkpoint}: its weights do not fit the model of recipe {self.name!r}: "
+                             f"{str(err).splitlines()[0]}") from None
+        return model.to(device or get_device()).eval(), cfg
 
     def train(self, data_root: str | Path, *, profile: str | None = None, overrides: dict[str, Any] | None = None,
               epochs: int | None = None, time_limit: float | None = None, out_dir: str | Path | None = None,
@@ -191,47 +192,47 @@ class Recipe:
         Args:
             data_root: the dataset's folder or a folder above it.
             profile: ``quick`` / ``full`` (default from the environment).
-            overrides: hyper-parameters to change.
+            overrides: settings to change (checked against the recipe's config class).
             epochs: override the profile's number of epochs.
             time_limit: training budget in *minutes*.
-            out_dir: where checkpoints and ``history.json`` go (default ``runs/<recipe>``).
+            out_dir: where checkpoints and ``history.json`` go (default ``<work dir>/<recipe>``).
             device: default: CUDA if available (the process's GPU under ``torchrun``), else CPU.
             resume: continue from ``out_dir/last.pt`` when it exists.
             progress: show progress bars.
         """
         start = time.perf_counter()
-        hp = self.hparams(profile, overrides)
+        cfg = self.config(profile, overrides)
         if epochs is not None:
-            hp["epochs"] = int(epochs)
-        seed_everything(hp.get("seed", 0) + D.rank())
+            cfg = dataclasses.replace(cfg, epochs=int(epochs))
+        seed_everything(cfg.seed + D.rank())
         device = device or get_device()
         root = self.resolve_data_root(data_root)
-        train_set = self.build_dataset(root, self.splits[0], hp, train=True)
-        val_set = self.build_dataset(root, hp.get("val_split", self.splits[1]), hp, train=False)
-        model = self.build_model(hp)
-        hp["backbone_source"] = getattr(model, "backbone_source", None)
-        out = Path(out_dir) if out_dir is not None else Path("runs") / self.name
-        optimizer = make_optimizer(model, hp)
+        train_set = self.build_dataset(root, self.splits[0], cfg, train=True)
+        val_set = self.build_dataset(root, getattr(cfg, "val_split", None) or self.splits[1], cfg, train=False)
+        model = self.build_model(cfg)
+        out = Path(out_dir) if out_dir is not None else work_dir() / self.name
+        optimizer = make_optimizer(model, cfg)
         config = TrainerConfig(
-            epochs=hp["epochs"], time_limit=time_limit * 60 if time_limit else None, out_dir=out,
-            monitor=f"val_{self.monitor}", mode="max", amp=hp.get("amp", True), grad_clip=hp.get("grad_clip"),
-            lr_schedule=make_schedule(hp.get("schedule", "constant")), val_every=hp.get("val_every", 1),
-            progress=progress, meta={"recipe": self.name, "hparams": _plain(hp)})
+            epochs=cfg.epochs, time_limit=time_limit * 60 if time_limit else None, out_dir=out,
+            monitor=f"val_{self.monitor}", mode="max", amp=cfg.amp, grad_clip=cfg.grad_clip,
+            lr_schedule=make_schedule(cfg.schedule), val_every=cfg.val_every, progress=progress,
+            meta={"recipe": self.name, "config": config_to_dict(cfg),
+                  "backbone_source": getattr(model, "backbone_source", None)})
 
         def validate(m: nn.Module) -> dict[str, float]:
-            return self.evaluate(m, val_set, hp, device=device, progress=False)
+            return self.evaluate(m, val_set, cfg, device=device, progress=False)
 
-        trainer = Trainer(model, self.build_loss(hp, train_set), optimizer, self.loader(train_set, hp, True),
+        trainer = Trainer(model, self.build_loss(cfg, train_set), optimizer, self.loader(train_set, cfg, True),
                           val_fn=validate, device=device, config=config)
         history = trainer.fit(resume=resume)
         if D.is_main_process():
-            (out / "history.json").write_text(json.dumps(history, indent=1))
+            atomic_write_text(out / "history.json", json.dumps(history, indent=1))
         last = {k[4:]: v for k, v in history[-1].items() if k.startswith("val_")} if history else {}
-        return TrainResult(model=trainer.model, history=history, metrics=last, hparams=hp,
+        return TrainResult(model=trainer.model, history=history, metrics=last, config=cfg,
                            checkpoint=out / "last.pt", seconds=time.perf_counter() - start,
                            data_root=root)
 
-    def evaluate_splits(self, model: nn.Module, data_root: str | Path, split: str, hp: dict[str, Any],
+    def evaluate_splits(self, model: nn.Module, data_root: str | Path, split: str, cfg: RecipeConfig,
                         device: torch.device | None = None, progress: bool = True) -> dict[str, Any]:
         """Evaluate on one split, or with ``split="all"`` on every split and on their union."""
         root = self.resolve_data_root(data_root)
@@ -242,24 +243,13 @@ class Recipe:
         sets = []
         for name in names:
             try:
-                ds = self.build_dataset(root, name, hp, train=False)
+                ds = self.build_dataset(root, name, cfg, train=False)
             except FileNotFoundError:
                 if split == "all":
                     continue  # e.g. VOC has no public test labels
                 raise
             sets.append(ds)
-            results[name] = self.evaluate(model, ds, hp, device=device, progress=progress)
+            results[name] = self.evaluate(model, ds, cfg, device=device, progress=progress)
         if split == "all" and len(sets) > 1:
-            results["all"] = self.evaluate(model, ConcatDataset(sets), hp, device=device, progress=progress)
+            results["all"] = self.evaluate(model, ConcatDataset(sets), cfg, device=device, progress=progress)
         return results[split] if split != "all" else results
-
-
-def _plain(obj):
-    """Hyper-parameters as plain JSON-able data (checkpoints are loaded weights-only)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
