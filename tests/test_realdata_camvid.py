@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib.data import camvid
 from course_lib.data.camvid import CamVid, parse_list_file
 from course_lib.data.common import class_weights
+from course_lib.data.registry import find_root
 
 pytestmark = pytest.mark.realdata
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.realdata
 @pytest.fixture(scope="module")
 def camvid_root(real_root) -> Path:
     try:
-        return camvid.find_root(real_root)
+        return find_root("camvid", real_root)
     except FileNotFoundError:
         pytest.skip(f"no CamVid folder (train/ + trainannot/) under {real_root}")
 
@@ -82,5 +82,5 @@ def test_loader_output(camvid_root, splits):
 def test_root_resolution(real_root, camvid_root):
     expected = camvid_root.resolve()
     for root in (camvid_root, camvid_root.parent, real_root):
-        assert camvid.find_root(root).resolve() == expected
+        assert find_root("camvid", root).resolve() == expected
         assert len(CamVid(root, "train" if (expected / "train").is_dir() else "test")) > 0

@@ -16,6 +16,10 @@ from PIL import Image
 
 from course_lib.data import IMAGENET_MEAN, IMAGENET_STD
 from course_lib.data import kvasir as K
+from course_lib.data.registry import find_root, is_sample_folder
+from course_lib.data.transforms import KvasirTransforms
+from course_lib.io.boxes import read_bboxes
+from course_lib.io.images import read_binary_mask
 
 pytestmark = pytest.mark.realdata
 
@@ -23,10 +27,10 @@ pytestmark = pytest.mark.realdata
 @pytest.fixture(scope="module")
 def folder(real_root) -> Path:
     try:
-        found = K.find_root(real_root)
+        found = find_root("kvasir", real_root)
     except FileNotFoundError:
         pytest.skip(f"no Kvasir-SEG folder (images/ + masks/) under {real_root}")
-    if (found / "COURSE_SAMPLE.txt").is_file():
+    if is_sample_folder(found):
         pytest.skip(f"{found} is a synthetic sample, not the real files")
     return found
 
@@ -70,7 +74,7 @@ def test_masks_are_binarised(pairs, checked_ids):
     for i in checked_ids:
         raw = np.asarray(Image.open(pairs[i][1]).convert("L"))
         grey_levels |= set(np.unique(raw).tolist())
-        mask = K.read_mask(pairs[i][1])
+        mask = read_binary_mask(pairs[i][1])
         assert mask.dtype == np.uint8 and set(np.unique(mask).tolist()) <= {0, 1}
         assert 0 < mask.mean() < 1, f"{pairs[i][1]}: a polyp mask should be neither empty nor full"
         assert mask.sum() == (raw >= 128).sum()
@@ -82,13 +86,13 @@ def test_bounding_boxes_agree_with_images_and_masks(folder, pairs, checked_ids):
     path = folder / K.BBOX_FILE
     if not path.is_file():
         pytest.skip(f"{path} is absent (it is optional)")
-    boxes = K.read_bboxes(path)
+    boxes = read_bboxes(path)
     on_disk = [i for i in checked_ids if i in boxes]
     assert on_disk, "kavsir_bboxes.json names none of the images on disk"
     for i in on_disk:
         image_size = Image.open(pairs[i][0]).size
         assert (boxes[i]["width"], boxes[i]["height"]) == image_size
-        mask = K.read_mask(pairs[i][1])
+        mask = read_binary_mask(pairs[i][1])
         inside = np.zeros_like(mask, bool)
         for b in boxes[i]["bbox"]:
             inside[b["ymin"]:b["ymax"] + 1, b["xmin"]:b["xmax"] + 1] = True
@@ -109,7 +113,7 @@ def test_split_lists_and_missing_ids(folder, pairs):
 
 def test_loader_output_shapes_and_ranges(folder):
     size = (352, 352)
-    val = K.KvasirSEG(folder, "val", transforms=K.KvasirTransforms(train=False, size=size, resize_mask=False))
+    val = K.KvasirSEG(folder, "val", transforms=KvasirTransforms(train=False, size=size, resize_mask=False))
     lo = min((0 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)) - 1e-4
     hi = max((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)) + 1e-4
     for index in spread(list(range(len(val))), 6):
@@ -119,6 +123,6 @@ def test_loader_output_shapes_and_ranges(folder):
         assert lo <= image.min() and image.max() <= hi
         assert mask.shape == (raw_image.height, raw_image.width) and mask.dtype == torch.int64  # native size
         assert torch.equal(mask, torch.as_tensor(raw_mask).long())
-    train = K.KvasirSEG(folder, "train", transforms=K.KvasirTransforms(train=True, size=(128, 128)), decode_size=256)
+    train = K.KvasirSEG(folder, "train", transforms=KvasirTransforms(train=True, size=(128, 128)), decode_size=256)
     image, mask = train[0]
     assert image.shape == (3, 128, 128) and mask.shape == (128, 128) and set(mask.unique().tolist()) <= {0, 1}

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.data import kvasir as K
 from course_lib.metrics import BinarySegmentationMeter, binary_iou, binary_stats
 from course_lib.recipes import get_recipe
-from course_lib.recipes.unet import predict_binary
+from course_lib.recipes.unet import UNetConfig, predict_binary
+from course_lib.synthetic import kvasir as synthetic_kvasir
 
 tm_seg = pytest.importorskip("torchmetrics.functional.segmentation")
 tm_cls = pytest.importorskip("torchmetrics.functional.classification")
@@ -21,7 +21,7 @@ TINY = {"width": 4, "depth": 2, "size": [32, 32], "decode_size": None, "batch_si
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     root = tmp_path_factory.mktemp("kvasir_recipe")
-    K.write_sample(root, n_train=4, n_val=3, size_range=(64, 96), seed=2)
+    synthetic_kvasir.write_sample(root, n_train=4, n_val=3, size_range=(64, 96), seed=2)
     return root
 
 
@@ -87,9 +87,9 @@ class AllPolyp(nn.Module):
 
 def test_evaluation_scores_at_the_native_mask_resolution(sample):
     recipe = get_recipe("unet-kvasir")
-    hp = recipe.hparams("quick", TINY)
-    val = recipe.build_dataset(recipe.resolve_data_root(sample), "val", hp, train=False)
-    meter = recipe.score(AllPolyp(), val, hp, device=torch.device("cpu"), progress=False)
+    cfg = recipe.config("quick", TINY)
+    val = recipe.build_dataset(recipe.resolve_data_root(sample), "val", cfg, train=False)
+    meter = recipe.score(AllPolyp(), val, cfg, device=torch.device("cpu"), progress=False)
     expected = []
     for i in range(len(val)):
         mask = torch.as_tensor(val.load_raw(i)[1])
@@ -112,20 +112,24 @@ def test_recipe_trains_and_its_checkpoint_evaluates_the_same(sample, tmp_path):
     assert len(result.history) == 2 and "val_dice" in result.history[-1]
     assert set(result.metrics) >= {"dice", "iou", "dataset_dice", "dataset_iou"}
     assert (tmp_path / "best.pt").is_file() and (tmp_path / "history.json").is_file()
-    model, hp = recipe.load_model(tmp_path / "last.pt", torch.device("cpu"))
-    assert hp["width"] == 4 and model.skip
-    again = recipe.evaluate_splits(model, sample, "val", hp, device=torch.device("cpu"), progress=False)
+    model, cfg = recipe.load_model(tmp_path / "last.pt", torch.device("cpu"))
+    assert cfg.width == 4 and model.skip and cfg == result.config
+    again = recipe.evaluate_splits(model, sample, "val", cfg, device=torch.device("cpu"), progress=False)
     assert again["dice"] == pytest.approx(result.metrics["dice"], abs=1e-9)
 
 
-def test_hyperparameters_of_the_profiles():
+def test_settings_of_the_profiles():
     recipe = get_recipe("unet-kvasir")
-    full, quick = recipe.hparams("full"), recipe.hparams("quick")
-    assert full["size"] in ([352, 352], [256, 256]) and full["optimizer"] == "adam" and full["amp"]
-    assert full["schedule"] in ("poly", "cosine") and quick["size"][0] % 2 ** quick["depth"] == 0
-    assert recipe.hparams("quick", {"skip": False})["skip"] is False
+    full, quick = recipe.config("full"), recipe.config("quick")
+    assert isinstance(full, UNetConfig) and isinstance(quick, UNetConfig)
+    assert full.size in ((352, 352), (256, 256)) and full.optimizer == "adam" and full.amp
+    assert full.schedule in ("poly", "cosine") and quick.size[0] % 2 ** quick.depth == 0
+    assert recipe.config("quick", {"skip": False}).skip is False
+    assert recipe.config("quick", {"size": "[32, 48]"}).size == (32, 48)  # --set size=[32,48]
     with pytest.raises(KeyError, match="lr_typo"):
-        recipe.hparams("quick", {"lr_typo": 1})
+        recipe.config("quick", {"lr_typo": 1})
+    with pytest.raises(TypeError, match="depth"):
+        recipe.config("quick", {"depth": "deep"})
 
 
 def test_command_line(sample, tmp_path, capsys):

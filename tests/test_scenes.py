@@ -1,10 +1,17 @@
-"""Tests for course_lib.scenes: the synthetic scenes must be deterministic and their labels consistent."""
+"""Tests for course_lib.synthetic.scenes: the synthetic scenes must be deterministic and their labels consistent."""
 
 import numpy as np
 import pytest
 
-from course_lib import scenes
-from course_lib.scenes import OFFSET, SCENE_CLASSES, make_point_cloud, make_scene, make_video, trimap_from_alpha
+from course_lib.synthetic import scenes
+from course_lib.synthetic.scenes import (
+    OFFSET,
+    SCENE_CLASSES,
+    make_point_cloud,
+    make_scene,
+    make_video,
+    trimap_from_alpha,
+)
 
 
 @pytest.fixture(scope="module")

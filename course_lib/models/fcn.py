@@ -21,6 +21,7 @@ Two layouts:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -150,18 +151,21 @@ class FCN(nn.Module):
                 score = self._skip(self.score_pool3(pool3), self.upscore_pool4(score), self.offsets["pool3"])
         return crop_like(self.upscore(score), size, self.offsets["final"])
 
-    def load_backbone(self, source: str | os.PathLike | dict | None = None) -> str | None:
+    def load_backbone(self, source: str | os.PathLike | dict | None = None,
+                      search: Sequence[str | os.PathLike] = ()) -> str | None:
         """Load ImageNet VGG16 weights (backbone + convolutionalised fc6/fc7) if available locally.
 
         Args:
-            source: a state-dict file or dict; ``None`` searches :func:`find_vgg16_weights`.
+            source: a state-dict file or dict; ``None`` looks for torchvision's file in the folders ``search``
+                (:func:`find_vgg16_weights`).
+            search: the folders to look in when ``source`` is ``None``.
 
         Returns:
             The file that was loaded, or ``None`` when no weights were found (the model stays randomly initialised).
         """
         if source is None:
             bn = any(isinstance(m, nn.BatchNorm2d) for m in self.features)
-            source = find_vgg16_weights(batch_norm=bn)
+            source = find_vgg16_weights(batch_norm=bn, search=search)
             if source is None:
                 return None
         fc_ok = self.fc6.weight.shape[0] == 4096 and self.fc6.weight.shape[1] == 512
@@ -170,10 +174,11 @@ class FCN(nn.Module):
 
 
 def _builder(variant: str):
-    def build(*, num_classes: int = 21, pretrained_backbone: str | os.PathLike | bool = False, **kwargs) -> FCN:
+    def build(*, num_classes: int = 21, pretrained_backbone: str | os.PathLike | bool = False,
+              weight_folders: Sequence[str | os.PathLike] = (), **kwargs) -> FCN:
         model = FCN(num_classes, variant, **kwargs)
         if pretrained_backbone:
-            found = model.load_backbone(None if pretrained_backbone is True else pretrained_backbone)
+            found = model.load_backbone(None if pretrained_backbone is True else pretrained_backbone, weight_folders)
             model.backbone_source = found
         else:
             model.backbone_source = None
@@ -184,8 +189,10 @@ def _builder(variant: str):
 
     Args:
         num_classes: output classes.
-        pretrained_backbone: ``True`` looks for torchvision's VGG16 ImageNet weights on disk (never downloads),
-            a path loads that file; ``False`` trains from scratch. ``model.backbone_source`` says what was loaded.
+        pretrained_backbone: ``True`` looks for torchvision's VGG16 ImageNet weights in ``weight_folders`` (never
+            downloads), a path loads that file; ``False`` trains from scratch. ``model.backbone_source`` says what
+            was loaded.
+        weight_folders: where ``pretrained_backbone=True`` looks for the file.
         **kwargs: see :class:`FCN` (``width``, ``fc_channels``, ``batch_norm``, ``padding``, ...).
     """
     return build

@@ -8,6 +8,7 @@ multiplier shrinks every stage for the quick profile of the book.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -63,21 +64,27 @@ def stage_ends(features: nn.Sequential) -> list[int]:
     return [i + 1 for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
 
 
-def find_vgg16_weights(batch_norm: bool = False, search: list[str | os.PathLike] | None = None) -> Path | None:
-    """Look for torchvision's ImageNet VGG16 weights on local disk (never downloads).
+def find_vgg16_weights(batch_norm: bool = False, search: Sequence[str | os.PathLike] = ()) -> Path | None:
+    """Look for torchvision's ImageNet VGG16 weights file in the folders ``search``, in order (never downloads).
 
-    Searched, in order: the folders in ``search``, ``$COURSE_DATA_ROOT/weights``, ``<data root>/weights`` and
-    torch hub's cache ``$TORCH_HOME/hub/checkpoints`` (where ``torchvision`` saves them).
+    The recipes search ``<data root>/weights`` and torch hub's cache ``$TORCH_HOME/hub/checkpoints`` (where
+    ``torchvision`` saves them): see :func:`course_lib.recipes.fcn.vgg16_weight_folders`.
+
+    Args:
+        batch_norm: look for ``vgg16_bn`` instead of ``vgg16``.
+        search: the folders to look in.
+
+    Returns:
+        The first file found, or ``None``.
+
+    Example:
+        >>> find_vgg16_weights(search=["/nonexistent"]) is None
+        True
     """
-    from ..config import data_root
-
     name = VGG16_WEIGHT_FILES[batch_norm]
-    folders = [Path(p) for p in (search or [])]
-    folders.append(data_root() / "weights")
-    folders.append(Path(torch.hub.get_dir()) / "checkpoints")
-    for folder in folders:
-        if (folder / name).is_file():
-            return folder / name
+    for folder in search:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
     return None
 
 

@@ -38,7 +38,7 @@ __all__ = [
 SCENE_CLASSES = ("sky", "ground", "person", "ball", "box")
 STUFF_CLASSES = ("sky", "ground")
 THING_CLASSES = ("person", "ball", "box")
-#: RGB colour per class of :data:`SCENE_CLASSES` (for :func:`course_lib.plotting.colorize`).
+#: RGB colour per class of :data:`SCENE_CLASSES` (for :func:`course_lib.viz.colorize`).
 SCENE_PALETTE = np.array([[135, 190, 235], [110, 160, 70], [220, 60, 60], [250, 200, 40], [150, 90, 200]],
                          dtype=np.uint8)
 #: Part labels of the stick-figure person (0 is everything that is not the person).
