@@ -1,4 +1,4 @@
-"""Time loading BraTS cases with and without the ``.npy`` cache of course_lib.data.brats; print a table.
+"""Time loading BraTS cases with and without the on-disk cache (course_lib.data.brats_datasets.load_cached).
 
 Usage::
 
@@ -9,9 +9,9 @@ sample is written to a temporary folder and timed instead (the table says which)
 
 * **decode**: ``load_case``: gunzip and parse five NIfTI files with nibabel, check, crop, normalise (what every
   epoch pays without a cache);
-* **first load**: ``BratsCache.load`` on an empty cache: the decode plus writing the ``float16`` ``.npy`` files
-  (paid once);
-* **cached volume**: ``BratsCache.load`` of a cached case, reading the whole memory-mapped volume into ``float32``;
+* **first load**: ``load_cached`` on an empty cache (a :class:`course_lib.data.cache.FileCache`): the decode plus
+  writing the ``float16`` ``.npy`` entries (paid once);
+* **cached volume**: ``load_cached`` of a cached case, reading the whole memory-mapped volume into ``float32``;
 * **cached patch**: the same, but reading only one ``--patch``-sized cube, as a training step does.
 
 Times are the median of ``--repeats`` runs, in milliseconds; the speed-up is decode / cached volume. The file
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib.data import brats  # noqa: E402
+from course_lib.data.brats_datasets import load_cached  # noqa: E402
+from course_lib.data.cache import FileCache  # noqa: E402
+from course_lib.synthetic.brats import write_sample  # noqa: E402
 
 
 def _median_ms(fn, repeats: int) -> float:
@@ -50,20 +54,19 @@ def time_case(case: brats.BratsCase, cache_dir: Path, repeats: int, patch: int) 
     decode = _median_ms(lambda: brats.load_case(case), repeats)
     first = []
     for _ in range(repeats):
-        cache = brats.BratsCache(cache_dir)
-        cache.clear()
+        shutil.rmtree(cache_dir, ignore_errors=True)
         t0 = time.perf_counter()
-        cache.load(case)
+        load_cached(case, FileCache(cache_dir))
         first.append(time.perf_counter() - t0)
-    cache = brats.BratsCache(cache_dir)
-    vol = cache.load(case)
+    cache = FileCache(cache_dir)
+    vol = load_cached(case, cache)
     shape = vol.image.shape
 
     def full():
-        np.asarray(cache.load(case).image, dtype=np.float32)
+        np.asarray(load_cached(case, cache).image, dtype=np.float32)
 
     def one_patch():
-        v = cache.load(case)
+        v = load_cached(case, cache)
         starts = [max(0, (s - patch) // 2) for s in v.image.shape[1:]]
         np.asarray(v.image[:, starts[0]:starts[0] + patch, starts[1]:starts[1] + patch, starts[2]:starts[2] + patch],
                    dtype=np.float32)
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = []
     if not cases:
         what = "SYNTHETIC sample (no real cases found)"
-        cases = brats.find_cases(brats.write_sample(Path(tmp.name) / "sample", n_cases=4, size=96))
+        cases = brats.find_cases(write_sample(Path(tmp.name) / "sample", n_cases=4, size=96))
     cases = cases[: args.max_cases]
     print(f"BraTS loading times, {what} data: {len(cases)} case(s) from {cases[0].folder.parent}; "
           f"median of {args.repeats} runs, ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")

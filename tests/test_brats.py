@@ -1,4 +1,5 @@
-"""BraTS loader (course_lib.data.brats): layout, labels and regions, preprocessing, cache, patches, bad files."""
+"""BraTS (course_lib.data.brats, .brats_datasets, io.nifti, synthetic.brats, viz.volume): layout, labels and regions,
+preprocessing, cache, patches, bad files, the sample and the slices."""
 
 import gzip
 import shutil
@@ -9,14 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data import brats
-from course_lib.data.common import SAMPLE_MARKER
+from course_lib.data import brats, registry
+from course_lib.data.brats_datasets import BratsPatches, BratsVolumes, is_cached, load_cached
+from course_lib.data.cache import FileCache
+from course_lib.data.registry import SAMPLE_MARKER, find_root
+from course_lib.io.nifti import read_nifti, save_nifti
+from course_lib.synthetic.brats import write_sample
+from course_lib.viz.volume import slice_plane
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     """Four small synthetic cases (case 3 has no enhancing tumour); returns the folder of the cases."""
-    return brats.write_sample(tmp_path_factory.mktemp("brats"), n_cases=4, size=40, seed=1)
+    return write_sample(tmp_path_factory.mktemp("brats"), n_cases=4, size=40, seed=1)
 
 
 @pytest.fixture()
@@ -60,37 +66,43 @@ def test_sample_labels_are_nested_and_one_case_lacks_enhancing_tumour(sample):
 
 
 def test_write_sample_2020_naming_and_is_kept_when_current(tmp_path):
-    folder = brats.write_sample(tmp_path, n_cases=2, size=32, naming="2020")
+    folder = write_sample(tmp_path, n_cases=2, size=32, naming="2020")
     assert folder.name == "MICCAI_BraTS2020_TrainingData"
     assert [c.case_id for c in brats.find_cases(tmp_path)] == ["BraTS20_Training_001", "BraTS20_Training_002"]
     stamp = (folder / "BraTS20_Training_001" / "BraTS20_Training_001_t2.nii.gz").stat().st_mtime_ns
-    brats.write_sample(tmp_path, n_cases=2, size=32, naming="2020")
+    write_sample(tmp_path, n_cases=2, size=32, naming="2020")
     assert (folder / "BraTS20_Training_001" / "BraTS20_Training_001_t2.nii.gz").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="naming"):
-        brats.write_sample(tmp_path, naming="2019")
+        write_sample(tmp_path, naming="2019")
 
 
 def test_find_root_searches_below_and_explains_when_absent(sample, tmp_path):
-    assert brats.find_root(sample.parent) == sample
-    assert brats.find_root(sample) == sample
-    with pytest.raises(FileNotFoundError, match="registration"):
-        brats.find_root(tmp_path)
-    with pytest.raises(FileNotFoundError, match="Synapse"):
-        brats.download(tmp_path)
-    assert brats.RESOURCES == []
+    assert find_root("brats", sample.parent) == sample
+    assert find_root("brats", sample) == sample
+    assert brats.find_cases(sample.parent) == brats.find_cases(sample)
+    with pytest.raises(FileNotFoundError, match=r"registry\.get\('brats'\)\.note"):
+        find_root("brats", tmp_path)
+    with pytest.raises(FileNotFoundError, match="BraTS"):
+        brats.find_cases(tmp_path)
+    info = registry.get("brats")  # no download: the note explains the registration
+    assert "registration" in info.note and "Synapse" in info.note
+    assert info.resources == () and not info.downloadable
 
 
 def test_registered_for_download_and_locate(tmp_path):
-    from course_lib.data import DATASETS, locate
-    from course_lib.download import load_dataset
+    from course_lib.datasets import locate
 
-    entry = load_dataset("brats")
-    assert entry.available and entry.resources == () and "registration" in entry.note
-    root, is_sample = locate("brats", tmp_path, profile="quick", verbose=False)
+    entry = registry.get("brats")
+    assert entry.resources == () and "registration" in entry.note
+    assert entry.sample_writer == "course_lib.synthetic.brats:write_sample"
+    (tmp_path / "data").mkdir()
+    root, is_sample = locate("brats", tmp_path / "data", profile="quick", verbose=False, work=tmp_path / "work")
     assert is_sample and len(brats.find_cases(root)) >= 2
-    assert DATASETS["brats"].classes == brats.REGIONS
+    assert root.is_relative_to(tmp_path / "work" / "samples" / "brats") and not any((tmp_path / "data").iterdir())
+    assert registry.is_sample_folder(root)
+    assert entry.classes == brats.REGIONS and np.array_equal(entry.palette, brats.REGION_PALETTE)
     with pytest.raises(FileNotFoundError, match="registration"):
-        locate("brats", tmp_path / "empty", profile="full", verbose=False)
+        locate("brats", tmp_path / "empty", profile="full", verbose=False, work=tmp_path / "work")
 
 
 # ------------------------------------------------------------------------------------------- labels and regions
@@ -156,6 +168,29 @@ def test_volumes_in_another_orientation_are_reoriented(case_copy):
     again = brats.load_case(brats.case_files(case_copy))
     np.testing.assert_array_equal(again.seg, reference.seg)
     np.testing.assert_allclose(again.image, reference.image, atol=1e-5)
+
+
+def test_nifti_roundtrip_reorientation_and_errors_naming_the_file(tmp_path):
+    ras = np.diag([1.0, 1.0, 1.0, 1.0])  # towards Right, Anterior, Superior: read back with the first two axes flipped
+    data = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    save_nifti(data, ras, tmp_path / "v.nii.gz")
+    img = nib.load(str(tmp_path / "v.nii.gz"))
+    assert img.get_data_dtype() == np.int16
+    assert int(img.header["sform_code"]) == 1 and int(img.header["qform_code"]) == 1
+    array, stored = read_nifti(tmp_path / "v.nii.gz")
+    assert array.dtype == np.float32
+    np.testing.assert_array_equal(array, data[::-1, ::-1, :])
+    np.testing.assert_allclose(stored, ras)
+    labels, _ = read_nifti(tmp_path / "v.nii.gz", integer=True)
+    assert labels.dtype == np.uint8 and np.array_equal(labels, data[::-1, ::-1, :])
+    with pytest.raises(FileNotFoundError, match=r"missing\.nii\.gz: label map file is missing"):
+        read_nifti(tmp_path / "missing.nii.gz", "label map")
+    save_nifti(np.zeros((2, 2), np.float32), ras, tmp_path / "flat.nii")
+    with pytest.raises(ValueError, match=r"flat\.nii: volume has shape \(2, 2\)"):
+        read_nifti(tmp_path / "flat.nii")
+    save_nifti(np.full((2, 2, 2), 0.5, np.float32), ras, tmp_path / "half.nii")
+    with pytest.raises(ValueError, match=r"half\.nii: label map holds non-integer values"):
+        read_nifti(tmp_path / "half.nii", "label map", integer=True)
 
 
 # ------------------------------------------------------------------------------------------- bad inputs
@@ -237,25 +272,33 @@ def test_all_zero_modality_is_rejected(case_copy):
 # ------------------------------------------------------------------------------------------- cache
 def test_cache_stores_memory_maps_and_notices_changed_files(case_copy, tmp_path):
     case = brats.case_files(case_copy)
-    cache = brats.BratsCache(tmp_path / "cache")
-    assert not cache.is_cached(case)
-    first = cache.load(case)
-    assert cache.is_cached(case)
+    cache = FileCache(tmp_path / "cache")
+    assert not is_cached(case, cache)
+    first = load_cached(case, cache)
+    assert is_cached(case, cache)
     assert isinstance(first.image, np.memmap) and first.image.dtype == np.float16
     direct = brats.load_case(case)
     np.testing.assert_allclose(np.asarray(first.image, np.float32), direct.image, atol=2e-2)
     np.testing.assert_array_equal(first.seg, direct.seg)
     assert first.bbox == direct.bbox and first.shape == direct.shape
     np.testing.assert_allclose(first.affine, direct.affine)
-    assert len(list(cache.folder.glob("*.json"))) == 1
+    assert len(list(cache.folder.rglob("*.meta-*.npz"))) == 1
+    again = load_cached(case, cache)  # from the cache: memory-mapped, equal
+    assert isinstance(again.image, np.memmap) and np.array_equal(again.image, first.image)
+    assert again.bbox == first.bbox and again.shape == first.shape
     # an edited source file gives a new key, never the stale entry
     path = case.images["t2"]
     _rewrite(path, (np.asarray(nib.load(str(path)).dataobj) * 2).astype(np.int16))
-    assert not cache.is_cached(brats.case_files(case_copy))
-    cache.load(brats.case_files(case_copy))
-    assert len(list(cache.folder.glob("*.json"))) == 2
-    assert brats.BratsCache(tmp_path / "cache", margin=5).key(case) != cache.key(case)
-    assert cache.clear() == 6 and not any(cache.folder.iterdir())
+    assert not is_cached(brats.case_files(case_copy), cache)
+    load_cached(brats.case_files(case_copy), cache)
+    assert len(list(cache.folder.rglob("*.meta-*.npz"))) == 2
+    assert is_cached(brats.case_files(case_copy), cache) and not is_cached(brats.case_files(case_copy), cache,
+                                                                          margin=5)
+    assert len([p for p in cache.folder.rglob("*") if p.is_file()]) == 6  # image, seg, meta per version
+    # mmap=False reads into memory; FileCache(None) stores nothing and decodes every time
+    assert not isinstance(load_cached(brats.case_files(case_copy), cache, mmap=False).image, np.memmap)
+    uncached = load_cached(brats.case_files(case_copy), FileCache(None))
+    assert not is_cached(brats.case_files(case_copy), FileCache(None)) and uncached.image.dtype == np.float16
 
 
 # ------------------------------------------------------------------------------------------- splits and datasets
@@ -278,7 +321,7 @@ def test_split_cases_is_disjoint_stable_and_checked(sample):
 
 
 def test_volumes_dataset(sample, tmp_path):
-    ds = brats.BratsVolumes(sample, "val", cache_dir=tmp_path)
+    ds = BratsVolumes(sample, "val", cache_dir=tmp_path)
     image, regions = ds[0]
     assert image.dtype == torch.float32 and regions.dtype == torch.float32
     assert image.shape[0] == 4 and regions.shape[0] == 3 and image.shape[1:] == regions.shape[1:]
@@ -287,7 +330,7 @@ def test_volumes_dataset(sample, tmp_path):
 
 def test_patches_follow_the_foreground_ratio_and_augment_consistently(sample):
     torch.manual_seed(0)
-    ds = brats.BratsPatches(sample, "train", patch_size=16, foreground_ratio=1.0, samples_per_case=4, augment=True,
+    ds = BratsPatches(sample, "train", patch_size=16, foreground_ratio=1.0, samples_per_case=4, augment=True,
                             intensity=0.2)
     assert len(ds) == 12
     for i in range(len(ds)):
@@ -297,20 +340,20 @@ def test_patches_follow_the_foreground_ratio_and_augment_consistently(sample):
         assert torch.all(image[:, regions[0] > 0] != 0), "flips must move image and labels together"
         assert torch.all(regions[0] >= regions[1]) and torch.all(regions[1] >= regions[2])
     # with foreground_ratio 0 the patches lie anywhere in the brain box: some miss the small tumour
-    ds0 = brats.BratsPatches(sample, "train", patch_size=8, foreground_ratio=0.0, samples_per_case=20, augment=False)
+    ds0 = BratsPatches(sample, "train", patch_size=8, foreground_ratio=0.0, samples_per_case=20, augment=False)
     assert any(ds0[i][1][0].sum() == 0 for i in range(len(ds0)))
 
 
 def test_patches_larger_than_the_volume_are_padded_and_downsampled(sample):
-    ds = brats.BratsPatches(sample, "train", patch_size=32, downsample=2, samples_per_case=1, augment=False)
+    ds = BratsPatches(sample, "train", patch_size=32, downsample=2, samples_per_case=1, augment=False)
     image, regions = ds[0]
     assert image.shape == (4, 32, 32, 32) and regions.shape == (3, 32, 32, 32)
     assert (image == 0).float().mean() > 0.5  # 64^3 voxels cut from a smaller volume: mostly padding
     assert 0 < regions.max() <= 1 and ((regions > 0) & (regions < 1)).any(), "downsampled masks are fractions"
     with pytest.raises(ValueError, match="downsample"):
-        brats.BratsPatches(sample, "train", downsample=1.5)
+        BratsPatches(sample, "train", downsample=1.5)
     with pytest.raises(ValueError, match="foreground_ratio"):
-        brats.BratsPatches(sample, "train", foreground_ratio=2)
+        BratsPatches(sample, "train", foreground_ratio=2)
 
 
 def test_slice_plane_shows_radiological_orientation():
@@ -318,14 +361,29 @@ def test_slice_plane_shows_radiological_orientation():
     vol[0, :, :] = 1  # the patient's right-most column
     vol[:, 0, :] += 2  # the front
     vol[:, :, 5] += 4  # the top of the head
-    axial = brats.slice_plane(vol, "axial", 2)
+    axial = slice_plane(vol, "axial", 2)
     assert axial.shape == (5, 4) and np.all(axial[:, 0] % 2 == 1) and np.all(axial[0] >= 2)  # right on the left
-    coronal = brats.slice_plane(vol, "coronal", 3)
+    coronal = slice_plane(vol, "coronal", 3)
     assert coronal.shape == (6, 4) and np.all(coronal[0] >= 4)  # head at the top
-    sagittal = brats.slice_plane(vol, "sagittal", 2)
+    sagittal = slice_plane(vol, "sagittal", 2)
     assert sagittal.shape == (6, 5) and np.all(sagittal[0] >= 4) and np.all(sagittal[:, 0] % 4 >= 2)  # face left
-    assert brats.slice_plane(np.zeros((3, 4, 5, 6)), "axial").shape == (3, 5, 4)
+    assert slice_plane(np.zeros((3, 4, 5, 6)), "axial").shape == (3, 5, 4)
     with pytest.raises(ValueError, match="plane"):
-        brats.slice_plane(vol, "oblique")
+        slice_plane(vol, "oblique")
     with pytest.raises(IndexError):
-        brats.slice_plane(vol, "axial", 6)
+        slice_plane(vol, "axial", 6)
+
+
+def test_volume_pictures_are_exported_by_viz():
+    import course_lib.viz as viz
+
+    for name in ("slice_plane", "to_gray", "region_overlay", "slice_picture", "viewer", "tumour_centre",
+                 "slice_figure"):
+        assert name in viz.__all__ and callable(getattr(viz, name))
+    image = np.zeros((4, 6, 7, 8), np.float32)
+    image[:, 1:5, 1:6, 1:7] = np.random.default_rng(0).normal(size=(4, 4, 5, 6))
+    truth = np.zeros((3, 6, 7, 8), bool)
+    truth[:, 2:4, 2:4, 3:5] = True
+    assert viz.tumour_centre(truth) == [2, 2, 4]
+    pic = viz.slice_picture(image, "axial", 4, "t1ce", truth=truth, prediction=truth, zoom=2)
+    assert pic.shape == (14, 12, 3) and pic.dtype == np.uint8

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from course_lib.inference import importance_map, sliding_window_inference, window_starts
-from course_lib.recipes.brats import BRATS_MAX_DISTANCE, dice_per_region, hd95_per_region
+from course_lib.metrics import BRATS_MAX_DISTANCE, dice_per_region, hd95_per_region
 
 
 def _net(in_channels: int = 2, out_channels: int = 3, dims: int = 3) -> nn.Module:

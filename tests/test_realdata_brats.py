@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from course_lib.data import brats
+from course_lib.data.brats_datasets import load_cached
+from course_lib.data.cache import FileCache
 
 pytestmark = pytest.mark.realdata
 
@@ -57,6 +59,6 @@ def test_preprocessing_of_a_real_case(cases, tmp_path):
     for c in range(vol.image.shape[0]):
         brain = vol.image[c][vol.image[c] != 0]
         assert abs(brain.mean()) < 1e-3 and abs(brain.std() - 1) < 1e-3
-    cached = brats.BratsCache(tmp_path).load(case)
+    cached = load_cached(case, FileCache(tmp_path))
     np.testing.assert_allclose(np.asarray(cached.image, np.float32), vol.image, atol=2e-2)
     np.testing.assert_array_equal(cached.seg, vol.seg)
