@@ -8,11 +8,12 @@ Usage::
 ``--max-txt``) resampled ``.txt`` cloud found below it is timed. Without real files there, a synthetic sample is
 written to a temporary folder and timed instead (the table says which). Per shape:
 
-* **parse**: :func:`course_lib.data.off.read_off` (or :func:`read_point_txt` for a ``.txt`` cloud);
+* **parse**: :func:`course_lib.io.off.read_off` (or :func:`course_lib.io.points.read_point_txt` for a ``.txt``
+  cloud);
 * **parse + sample**: the parse plus open3d's area-weighted (``--method uniform``) or Poisson disk sampling of
   ``--points`` points: what every epoch would pay without a cache;
-* **first load**: :func:`course_lib.data.modelnet.load_mesh_points` on an empty cache: the above plus writing the
-  ``.npy`` file (paid once);
+* **first load**: :func:`course_lib.data.modelnet.load_mesh_points` on an empty cache (a
+  :class:`course_lib.data.cache.FileCache`): the above plus writing the ``.npy`` file (paid once);
 * **cached**: the same call once the ``.npy`` exists (what later epochs and runs pay).
 
 Times are the median of ``--repeats`` runs in milliseconds; the speed-up is (parse + sample) / cached. The file
@@ -33,7 +34,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib.data import modelnet  # noqa: E402
-from course_lib.data.off import read_off  # noqa: E402
+from course_lib.data.cache import FileCache  # noqa: E402
+from course_lib.io.off import read_off  # noqa: E402
+from course_lib.io.points import read_point_txt  # noqa: E402
+from course_lib.synthetic.modelnet import write_sample  # noqa: E402
 
 
 def _median_ms(fn, repeats: int, before=None) -> float:
@@ -74,12 +78,12 @@ def time_shape(path: Path, points: int, method: str, repeats: int, cache: Path) 
         def load():
             modelnet.load_mesh_points(path, points, method, cache_dir=cache)
     else:
-        size = f"{len(modelnet.read_point_txt(path))} points"
-        parse = _median_ms(lambda: modelnet.read_point_txt(path), repeats)
-        parse_and_sample = lambda: modelnet.read_point_txt(path)  # noqa: E731 (already points: nothing to sample)
+        size = f"{len(read_point_txt(path))} points"
+        parse = _median_ms(lambda: read_point_txt(path), repeats)
+        parse_and_sample = lambda: read_point_txt(path)  # noqa: E731 (already points: nothing to sample)
 
         def load():
-            modelnet._cached(cache, path, "txt", lambda: modelnet.read_point_txt(path))
+            FileCache(cache).array([path], "txt", lambda: read_point_txt(path))
 
     sampled = _median_ms(parse_and_sample, repeats)
     first = _median_ms(load, repeats, before=clear)
@@ -103,7 +107,7 @@ def main() -> int:
         shapes = _shapes(root, args.max_txt) if root.is_dir() else []
         kind = f"real files under {root}"
         if not shapes:
-            root = modelnet.write_sample(Path(tmp) / "sample", n_train=2, n_test=1)
+            root = write_sample(Path(tmp) / "sample", n_train=2, n_test=1)
             shapes = _shapes(root, args.max_txt)[:6]
             kind = "SYNTHETIC sample (no real ModelNet found)"
         rows = [time_shape(s, args.points, args.method, args.repeats, Path(tmp) / "cache") for s in shapes]

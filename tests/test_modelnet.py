@@ -1,4 +1,5 @@
-"""ModelNet loading (Chapter 6): the OFF reader, mesh sampling and its cache, the three layouts, splits, bad files."""
+"""ModelNet loading (Chapter 6): the OFF reader, mesh sampling and its cache, the three layouts, splits, bad files,
+the registry entry and the synthetic sample."""
 
 from __future__ import annotations
 
@@ -11,22 +12,25 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data import DATASETS, modelnet
+from course_lib.data import modelnet, registry
 from course_lib.data.modelnet import (
     MODELNET40_CLASSES,
     MODELNET40_TRAIN_COUNTS,
     ModelNet,
-    PointAugment,
     find_forms,
-    find_root,
     load_mesh_points,
-    normalize_to_unit_sphere,
-    read_point_txt,
-    rotation_about_axis,
+    read_classes,
     sample_mesh,
-    write_sample,
 )
-from course_lib.data.off import OFFError, read_off, triangulate, write_off
+from course_lib.data.point_transforms import PointAugment, normalize_to_unit_sphere, rotation_about_axis
+from course_lib.data.splits import stratified_holdout
+from course_lib.io.off import OFFError, read_off, triangulate, write_off
+from course_lib.io.points import read_point_h5, read_point_txt, write_point_h5, write_point_txt
+from course_lib.synthetic.modelnet import write_sample
+
+
+def find_root(path):
+    return registry.find_root("modelnet", path)
 
 CLASSES = ("sphere", "box", "cone", "table")
 
@@ -376,16 +380,80 @@ def test_bad_arguments_and_missing_data(sample, tmp_path):
         write_sample(tmp_path / "s", classes=("sphere", "dodecahedron"))
 
 
-def test_registries_name_modelnet():
-    from course_lib.download import DATASET_MODULES
+def test_registry_entry_names_modelnet():
+    from course_lib.download import fetch_dataset  # noqa: F401 (downloads read the registry entry)
 
-    assert DATASET_MODULES["modelnet"] == "course_lib.data.modelnet"
-    spec = DATASETS["modelnet"]
-    assert spec.num_classes == 40 and spec.write_sample is write_sample and "Princeton" in spec.download_note
-    assert [r.filename for r in modelnet.RESOURCES] == ["ModelNet40.zip"]
-    every = modelnet._resources(("off", "off10", "resampled", "h5"))
-    assert [r.filename for r in every] == ["ModelNet40.zip", "ModelNet10.zip", "modelnet40_normal_resampled.zip",
-                                           "modelnet40_ply_hdf5_2048.zip"]
-    assert all(r.extract and r.sha256 is None and "trust on first use" in r.note for r in every)
-    with pytest.raises(ValueError, match="unknown ModelNet download"):
-        modelnet.download("unused", forms=("ply",))
+    info = registry.get("modelnet")
+    assert info.sample_writer == "course_lib.synthetic.modelnet:write_sample"
+    assert info.num_classes == 40 and info.sample_writer_fn() is write_sample and "Princeton" in info.note
+    assert info.classes == MODELNET40_CLASSES and modelnet.MODELNET40_PALETTE.shape == (40, 3)
+    assert [r.filename for r in info.resources] == ["ModelNet40.zip"]
+    assert all(r.extract and r.sha256 is None and "trusted" in r.note for r in info.resources)
+    for archive in ("ModelNet40.zip", "ModelNet10.zip", "modelnet40_normal_resampled.zip",
+                    "modelnet40_ply_hdf5_2048.zip"):  # the other archives: where to get them by hand
+        assert archive in info.note
+
+
+def test_registry_markers_find_the_same_folder_as_the_forms(sample, tmp_path):
+    # the folder holding the forms, a form folder itself, and a folder above: as find_forms sees them
+    assert find_root(sample) == sample and find_root(sample / "ModelNet40") == sample / "ModelNet40"
+    for form, folder in find_forms(sample).items():
+        assert find_root(folder) == folder, form
+    assert read_classes(sample) == CLASSES and read_classes(sample, form="h5") == CLASSES
+    with pytest.raises(FileNotFoundError, match="found no ModelNet"):
+        read_classes(tmp_path)
+    (tmp_path / "b").mkdir()  # a folder of numbered text files (another test's, say) is not a resampled form
+    _write(tmp_path / "b" / "a_0001.txt", "0,0,0\n")
+    with pytest.raises(FileNotFoundError):
+        find_root(tmp_path)
+    assert find_forms(tmp_path) == {}
+
+
+def test_locate_writes_the_sample_into_the_work_folder(tmp_path, monkeypatch):
+    from course_lib.datasets import locate
+
+    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "work"))
+    (tmp_path / "data").mkdir()
+    root, is_sample = locate("modelnet", tmp_path / "data", profile="quick", verbose=False)
+    assert is_sample and root == tmp_path / "work" / "samples" / "modelnet"
+    assert not any((tmp_path / "data").iterdir())  # nothing written into the data root
+    ds = ModelNet(root, "test", num_points=32, cache_dir="auto", verbose=False)
+    assert ds.is_sample and len(ds) == 12 * 8 and ds.form == "off"
+    ds[0]
+    assert list((tmp_path / "work" / "cache" / "modelnet").rglob("*.npy"))  # the default cache: the work folder
+
+
+def test_validation_split_is_the_crc32_ranking_per_class():
+    """data/splits.stratified_holdout keeps the split ModelNet always had (its own code, copied here)."""
+    import zlib
+
+    def old_validation_names(items, fraction):
+        by_class = {}
+        for name, label in items:
+            by_class.setdefault(label, []).append(name)
+        held = set()
+        for members in by_class.values():
+            if len(members) < 2:
+                continue
+            count = max(1, round(fraction * len(members)))
+            held.update(sorted(members, key=lambda n: (zlib.crc32(n.encode()), n))[:count])
+        return held
+
+    rng = np.random.default_rng(0)
+    items = [(f"{c}_{i:04d}", k) for k, c in enumerate(MODELNET40_CLASSES) for i in range(1, rng.integers(1, 90))]
+    for fraction in (0.1, 0.25, 0.5):
+        names, labels = zip(*items, strict=True)
+        assert stratified_holdout(names, labels, fraction) == old_validation_names(items, fraction)
+
+
+def test_point_files_roundtrip(tmp_path):
+    cloud = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
+    path = write_point_txt(tmp_path / "a" / "cup_0001.txt", cloud)
+    assert np.allclose(read_point_txt(path), cloud, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\[N, 3\]"):
+        write_point_txt(tmp_path / "bad.txt", np.zeros((3, 4)))
+    clouds = np.random.default_rng(1).normal(size=(3, 8, 6))
+    arrays = read_point_h5(write_point_h5(tmp_path / "b" / "ply_data_train0.h5", clouds, [4, 0, 39]))
+    assert arrays["label"].tolist() == [4, 0, 39] and arrays["label"].dtype == np.int64
+    assert np.allclose(arrays["data"], clouds[:, :, :3]) and np.allclose(arrays["normal"], clouds[:, :, 3:])
+    assert "normal" not in read_point_h5(write_point_h5(tmp_path / "c.h5", clouds[:, :, :3], [1, 2, 3]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,17 +10,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_lib.data.point_transforms import knn_patches, rotation_about_axis
+from course_lib.losses import orthogonality_loss, pointnet_classification_loss
 from course_lib.models.pointnet import (
     PatchPointNet,
     TNet,
-    add_outliers,
     critical_points,
-    fit_tnet_alignment,
-    knn_patches,
-    orthogonality_loss,
     pointnet_cls,
     pointnet_partseg,
-    train_outlier_scorer,
     upper_bound_shape,
 )
 from course_lib.models.pointnet2 import (
@@ -31,6 +29,8 @@ from course_lib.models.pointnet2 import (
     index_points,
     pointnet2_cls,
 )
+from course_lib.recipes.pointnet_demos import fit_tnet_alignment, train_outlier_scorer
+from course_lib.synthetic.points import add_outliers
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -61,6 +61,19 @@ def test_tnet_starts_at_identity_and_orthogonality_loss():
     expected = ((a @ a.transpose(1, 2) - torch.eye(4)) ** 2).sum((1, 2)).mean()
     assert torch.isclose(orthogonality_loss(a), expected)
     assert orthogonality_loss(2 * torch.eye(3)[None]) == 27.0  # 2I (2I)^T - I = 3I: three entries of 3^2
+
+
+def test_classification_loss_adds_the_weighted_regulariser():
+    logits, target = torch.randn(4, 5), torch.tensor([0, 1, 4, 2])
+    a = torch.randn(4, 8, 8)
+    ce = F.cross_entropy(logits, target)
+    assert torch.isclose(pointnet_classification_loss(0.0)((logits, {"feature_transform": a}), target), ce)
+    value = pointnet_classification_loss(0.001)((logits.half(), {"feature_transform": a}), target)
+    assert value.dtype == torch.float32
+    assert torch.isclose(value, F.cross_entropy(logits.half().float(), target) + 0.001 * orthogonality_loss(a))
+    assert torch.isclose(pointnet_classification_loss(0.001)((logits, {}), target), ce)  # PointNet++: no transform
+    smooth = pointnet_classification_loss(0.0, label_smoothing=0.1)((logits, {}), target)
+    assert torch.isclose(smooth, F.cross_entropy(logits, target, label_smoothing=0.1))
 
 
 def test_pointnet_is_invariant_to_the_order_of_the_points():
@@ -117,8 +130,6 @@ def test_part_segmenter_shapes_and_category():
 
 
 def test_tnet_alignment_demo_learns_to_undo_turns():
-    from course_lib.data.modelnet import rotation_about_axis
-
     torch.manual_seed(0)
     cloud = torch.cat([torch.rand(40, 3) * torch.tensor([1.0, 0.2, 0.2]), torch.rand(20, 3) * 0.3 + 0.5])
     cloud = cloud - cloud.mean(0)
@@ -215,7 +226,7 @@ TINY = {"num_points": 64, "mesh_points": 128, "width": 0.125, "epochs": 2, "batc
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    from course_lib.data.modelnet import write_sample
+    from course_lib.synthetic.modelnet import write_sample
 
     return write_sample(tmp_path_factory.mktemp("pn_sample"), classes=("sphere", "box", "torus"), n_train=6,
                         n_test=3, forms=("off",))
@@ -237,26 +248,33 @@ def test_recipes_are_registered_with_both_profiles():
 
     for name in ("pointnet-modelnet40", "pointnet2-modelnet40"):
         recipe = RECIPES[name]
-        full, quick = recipe.hparams("full"), recipe.hparams("quick")
+        full, quick = recipe.config("full"), recipe.config("quick")
         assert recipe.chapter == "6" and recipe.monitor == "overall_acc" and recipe.splits == ("train", "val", "test")
-        assert full["num_points"] == 1024 and full["epochs"] == 250 and quick["num_points"] < 1024
-        assert full["votes"] == 1 and full["val_fraction"] > 0
-    assert RECIPES["pointnet-modelnet40"].hparams("full")["reg_weight"] == 0.001
+        assert full.num_points == 1024 and full.epochs == 250 and quick.num_points < 1024
+        assert full.votes == 1 and full.val_fraction > 0
+        assert recipe.dataset == "modelnet" and recipe.info.num_classes == 40
+    assert RECIPES["pointnet-modelnet40"].config("full").reg_weight == 0.001
 
 
 def test_recipe_trains_records_classes_and_evaluates(trained, sample):
     recipe, result, out = trained
     assert len(result.history) == 2 and set(result.metrics) == {"overall_acc", "class_acc"}
-    assert result.hparams["classes"] == ["sphere", "box", "torus"] and result.hparams["num_classes"] == 3
-    assert result.hparams["up_axis"] == 2 and (out / "last.pt").is_file() and (out / "best.pt").is_file()
-    model, hp = recipe.load_model(out / "last.pt", torch.device("cpu"))
-    test = recipe.build_dataset(sample, "test", hp, train=False)
-    res = recipe.classify(model, test, hp)
+    assert result.config.classes == ("sphere", "box", "torus") and result.model.num_classes == 3
+    up_axis = recipe.build_dataset(sample, "train", result.config, train=True).up_axis
+    assert up_axis == 2 and (out / "last.pt").is_file() and (out / "best.pt").is_file()
+    model, cfg = recipe.load_model(out / "last.pt", torch.device("cpu"))
+    assert cfg == result.config  # the checkpoint stores the settings, the class list included
+    test = recipe.build_dataset(sample, "test", cfg, train=False)
+    res = recipe.classify(model, test, cfg)
     assert res.confusion.sum() == len(test) == 9 and res.probabilities.shape == (9, 3)
     acc = (res.predictions == res.labels).float().mean().item()
     assert res.overall_accuracy == pytest.approx(acc)
     with pytest.raises(ValueError, match="not in the class list"):
-        recipe.build_dataset(sample, "test", {**hp, "classes": ["cone", "box", "torus"]}, train=False)
+        recipe.build_dataset(sample, "test", dataclasses.replace(cfg, classes=("cone", "box", "torus")), train=False)
+    with pytest.raises(ValueError, match="class list is unknown"):
+        recipe.build_model(dataclasses.replace(cfg, classes=None))
+    assert model.training is False and recipe.classify(model.train(), test, cfg).confusion.equal(res.confusion)
+    assert model.training  # evaluation restores the model's mode
 
 
 def test_evaluate_classifier_voting():
@@ -303,12 +321,13 @@ def test_pointnet2_recipe_runs_one_epoch(sample, tmp_path):
     result = recipe.train(sample, profile="quick", overrides={**TINY, "epochs": 1, "npoints": [16, 8],
                                                               "nsamples": [8, 8], "cache_dir": str(tmp_path)},
                           out_dir=tmp_path / "run", progress=False)
-    assert 0.0 <= result.metrics["overall_acc"] <= 1.0 and result.hparams["num_classes"] == 3
+    assert 0.0 <= result.metrics["overall_acc"] <= 1.0 and len(result.config.classes) == 3
+    assert result.config.npoints == (16, 8) and result.model.num_classes == 3
 
 
 # ----------------------------------------------------------------------------------------------- 3D plots
 def test_point_cloud_figures():
-    from course_lib import plotting3d as p3d
+    from course_lib import viz as p3d
 
     pts = np.random.default_rng(0).normal(size=(60, 3))
     fig = p3d.point_cloud_figure(pts, labels=np.arange(60) % 3, class_names=["a", "b", "c"], up_axis=1)
@@ -323,7 +342,7 @@ def test_point_cloud_figures():
 
 
 def test_clouds_grid_is_one_scene_with_normalised_clouds():
-    from course_lib import plotting3d as p3d
+    from course_lib import viz as p3d
 
     clouds = [np.random.default_rng(i).normal(5, 3, size=(40, 3)) for i in range(5)]
     fig = p3d.clouds_grid(clouds, [f"c{i}<br>x" for i in range(5)], cols=3, up_axis=2)
@@ -340,7 +359,7 @@ def test_clouds_grid_is_one_scene_with_normalised_clouds():
 
 
 def test_critical_sampling_and_confusion_figures():
-    from course_lib import plotting3d as p3d
+    from course_lib import viz as p3d
 
     pts = np.random.default_rng(0).normal(size=(30, 3))
     fig = p3d.critical_points_figure(pts, np.arange(30) < 4, upper_bound=np.zeros((7, 3)))
@@ -352,3 +371,24 @@ def test_critical_sampling_and_confusion_figures():
     assert p3d.confusion_matrix_figure(np.eye(2), ["a", "b"], normalize=False).data[0].zmax is None
     with pytest.raises(ValueError, match="class names"):
         p3d.confusion_matrix_figure(np.eye(3), ["a", "b"])
+
+
+# ----------------------------------------------------------------------------------------------- results file
+def test_chapter_results_table_lists_this_runs_first():
+    from course_lib import results
+
+    runs = [{"model": "A", "metrics": {"overall_acc": 0.5}}, {"model": "B", "what": "x", "metrics": {"class_acc": 0.2}}]
+    header, rows = results.table_rows("ch06_pointnet", this_run=runs)  # several models of one run
+    assert header[3:] == ["overall acc. %", "class-avg acc. %"]
+    assert rows[0][:2] == ["A", "this run"] and rows[0][3:] == ["50.0", "-"] and rows[1][:2] == ["B", "x"]
+    assert rows[1][4] == "20.0"
+    single = results.table_rows("ch06_pointnet", this_run=runs[0])[1]  # one run, as a dict
+    assert single[0][0] == "A" and single[1][0] != "B"
+    measured = {r[0]: r for r in rows}
+    assert measured["PointNet (pointnet-modelnet40, quick)"][3] == "97.9"  # the README's 0.979
+    assert measured["PointNet++ SSG (pointnet2-modelnet40, quick)"][3] == "93.8"
+    assert measured["PointNet (pointnet-modelnet40, full)"][3] == "not measured yet"
+    paper = measured["PointNet, Qi et al. 2017, Table 1"]
+    assert paper[1] == "published" and paper[3:] == ["89.2", "86.2"]
+    loading = results.table_rows("ch06_loading")[1]
+    assert [r[3:] for r in loading] == [["156", "0.14"]]

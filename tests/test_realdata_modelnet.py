@@ -1,4 +1,5 @@
-"""Real ModelNet files under $COURSE_REAL_DATA, read with course_lib.data.off and course_lib.data.modelnet.
+"""Real ModelNet files under $COURSE_REAL_DATA, read with course_lib.io.off, course_lib.io.points and
+course_lib.data.modelnet.
 
 Discovers every ModelNet form below $COURSE_REAL_DATA (meshes, resampled clouds, HDF5) and every ``.off`` file;
 nothing is hard-coded about which shapes are there. Skips when the variable is unset or holds no ModelNet.
@@ -13,15 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data.modelnet import (
-    MODELNET40_CLASSES,
-    MODELNET40_TRAIN_COUNTS,
-    ModelNet,
-    find_forms,
-    load_mesh_points,
-    read_point_txt,
-)
-from course_lib.data.off import read_off
+from course_lib.data import registry
+from course_lib.data.modelnet import MODELNET40_CLASSES, MODELNET40_TRAIN_COUNTS, ModelNet, find_forms, load_mesh_points
+from course_lib.io.off import read_off
+from course_lib.io.points import read_point_txt
 
 pytestmark = pytest.mark.realdata
 
@@ -32,6 +28,14 @@ def forms(real_root) -> dict[str, Path]:
     if not found:
         pytest.skip(f"no ModelNet data under {real_root}")
     return found
+
+
+def test_registry_finds_the_folder_of_the_forms(real_root, forms):
+    root = registry.find_root("modelnet", real_root)
+    parents = {p.parent for p in forms.values()}
+    assert root in parents or root in forms.values()
+    for folder in forms.values():
+        assert registry.find_root("modelnet", folder) == folder
 
 
 @pytest.fixture(scope="module")

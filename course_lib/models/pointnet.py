@@ -7,15 +7,18 @@ The idea in three lines: a *shared* MLP embeds every point on its own (a 1x1 con
 *symmetric* function (max pooling over the points) turns the set of embeddings into one global feature that does
 not depend on the order of the points, and a classifier reads the global feature. Two small networks (T-Nets)
 predict a 3x3 transform of the input and a 64x64 transform of the point features, so the network can undo a pose
-change; an orthogonality regulariser ``||I - A A^T||^2`` keeps the 64x64 transform close to a rotation.
+change; an orthogonality regulariser ``||I - A A^T||^2`` keeps the 64x64 transform close to a rotation (it is a loss:
+:func:`course_lib.losses.points.orthogonality_loss`).
 
 Every model here takes points as ``[B, N, C]`` (C = 3 for x, y, z; 6 with normals, which the input transform
 leaves alone) and returns ``(logits, aux)``: ``aux`` holds the two transforms (for the regulariser), and the index of
 the point that won the max pooling in each channel (the *critical points*).
 
-The end of the file holds the patch networks of the chapter's last section: PCPNet (Guerrero et al.,
+The end of the file holds the patch network of the chapter's last section: PCPNet (Guerrero et al.,
 https://arxiv.org/abs/1710.04954) and PointCleanNet (Rakotosaona et al., https://arxiv.org/abs/1901.01060) run a
-small PointNet on the neighbourhood of each point to estimate its normal or to score it as an outlier.
+small PointNet on the neighbourhood of each point to estimate its normal or to score it as an outlier (the patches
+come from :func:`course_lib.data.point_transforms.knn_patches`; the training loop of the demo is
+:func:`course_lib.recipes.pointnet_demos.train_outlier_scorer`).
 
 Example:
     >>> model = pointnet_cls(num_classes=10, width=0.25)
@@ -35,19 +38,14 @@ from torch import nn
 __all__ = [
     "SHAPENET_PART_CATEGORIES",
     "PatchPointNet",
-    "add_outliers",
     "PointNetClassifier",
     "PointNetEncoder",
     "PointNetPartSegmenter",
     "TNet",
     "critical_points",
-    "fit_tnet_alignment",
-    "knn_patches",
-    "orthogonality_loss",
     "pointnet_cls",
     "pointnet_partseg",
     "shared_mlp",
-    "train_outlier_scorer",
     "upper_bound_shape",
 ]
 
@@ -125,21 +123,6 @@ class TNet(nn.Module):
         pooled = self.mlp(x).max(dim=2)
         transform = self.out(self.fc(pooled.values)).view(-1, self.k, self.k)
         return (transform, pooled) if return_pool else transform
-
-
-def orthogonality_loss(transform: torch.Tensor) -> torch.Tensor:
-    """The PointNet regulariser ``|| I - A A^T ||_F^2``, averaged over the batch.
-
-    Args:
-        transform: ``[B, k, k]``.
-
-    Example:
-        >>> float(orthogonality_loss(torch.eye(3).expand(2, 3, 3)))
-        0.0
-    """
-    k = transform.shape[-1]
-    eye = torch.eye(k, device=transform.device, dtype=transform.dtype)
-    return ((transform @ transform.transpose(1, 2) - eye) ** 2).sum(dim=(1, 2)).mean()
 
 
 class PointNetEncoder(nn.Module):
@@ -280,7 +263,8 @@ def pointnet_cls(*, num_classes: int, in_channels: int = 3, width: float = 1.0, 
         width: width multiplier (1.0 = the paper, 3.5 M parameters for 40 classes; 0.25 for quick CPU runs).
         dropout: dropout rate before the last layer (the paper keeps 70 %, i.e. 0.3).
         input_transform: use the input T-Net.
-        feature_transform: use the feature T-Net (train it with :func:`orthogonality_loss`).
+        feature_transform: use the feature T-Net (train it with
+            :func:`course_lib.losses.points.orthogonality_loss`).
 
     Example:
         >>> m = pointnet_cls(num_classes=40)
@@ -384,84 +368,7 @@ def upper_bound_shape(model: nn.Module, points: torch.Tensor, candidates: torch.
     return torch.cat(keep)
 
 
-def fit_tnet_alignment(cloud: torch.Tensor, up_axis: int = 2, steps: int = 300, batch: int = 16,
-                       width: float = 0.25, lr: float = 3e-3, seed: int = 0) -> tuple[TNet, list[float]]:
-    """Train an input T-Net alone to undo random turns of one cloud about its up axis (a Chapter 6 demo).
-
-    Each step turns ``batch`` copies of the cloud by random angles and asks the T-Net for the 3x3 matrix that maps
-    each copy back onto the original; the loss is the mean squared distance of corresponding points. After
-    training, ``rotated @ tnet(rotated)`` is close to the upright cloud whatever the angle.
-
-    Args:
-        cloud: ``[N, 3]`` points (normalised).
-        up_axis: the axis to turn about.
-        steps: optimiser steps.
-        batch: rotated copies per step.
-        width: T-Net width multiplier.
-        lr: Adam learning rate.
-        seed: seed of the angles and the initial weights.
-
-    Returns:
-        The trained T-Net (in eval mode) and the loss of every step.
-    """
-    from ..data.modelnet import rotation_about_axis
-
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    tnet = TNet(3, width)
-    optimizer = torch.optim.Adam(tnet.parameters(), lr=lr)
-    losses = []
-    for step in range(steps):
-        angles = torch.rand(batch, generator=gen) * 2 * torch.pi
-        R = torch.stack([rotation_about_axis(a, up_axis) for a in angles])  # [B, 3, 3]
-        rotated = cloud.unsqueeze(0) @ R.transpose(1, 2)  # [B, N, 3]
-        transform = tnet(rotated.transpose(1, 2))
-        loss = ((rotated @ transform - cloud.unsqueeze(0)) ** 2).sum(dim=2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        for group in optimizer.param_groups:  # cosine decay to 5 % of the rate
-            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * (step + 1) / steps))))
-        losses.append(loss.item())
-    return tnet.eval(), losses
-
-
 # ----------------------------------------------------------------------------------------------- patch networks
-def knn_patches(points: torch.Tensor, centers: torch.Tensor | None = None, k: int = 32,
-                normalize: bool = True, scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``k`` nearest neighbours of each centre, as local patches (the input of PCPNet and PointCleanNet).
-
-    Args:
-        points: ``[N, 3]``.
-        centers: ``[M, 3]`` (default: every point).
-        k: neighbours per patch (the centre itself included when it is one of the points).
-        normalize: express each patch relative to its centre and scale it by its largest distance.
-        scale: instead of each patch's own size, divide every patch by this fixed length, so that the size of a
-            neighbourhood (small on a dense surface, large around an isolated outlier) stays visible.
-
-    Returns:
-        ``patches [M, k, 3]`` and the neighbour indices ``[M, k]``.
-
-    Example:
-        >>> patches, idx = knn_patches(torch.randn(100, 3), k=8)
-        >>> patches.shape, bool(patches.norm(dim=2).max() <= 1 + 1e-6)
-        (torch.Size([100, 8, 3]), True)
-    """
-    centers = points if centers is None else centers
-    k = min(k, len(points))
-    distances = torch.cdist(centers, points, compute_mode="donot_use_mm_for_euclid_dist")  # exact, unlike the default
-    idx = distances.topk(k, dim=1, largest=False).indices
-    patches = points[idx]
-    if normalize or scale is not None:
-        patches = patches - centers[:, None, :]
-        if scale is not None:
-            patches = patches / scale
-        else:
-            radius = patches.norm(dim=2).amax(dim=1, keepdim=True).clamp_min(1e-9)
-            patches = patches / radius[..., None]
-    return patches, idx
-
-
 class PatchPointNet(nn.Module):
     """A small PointNet over local patches ``[M, k, 3]`` that outputs ``out_channels`` numbers per patch.
 
@@ -481,73 +388,3 @@ class PatchPointNet(nn.Module):
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         return self.head(self.mlp(patches.transpose(1, 2)).max(dim=2).values)
-
-
-def add_outliers(points: torch.Tensor, fraction: float = 0.1, noise: float = 0.0,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Corrupt a cloud as PointCleanNet's training data does: Gaussian noise on every point, plus outliers drawn
-    uniformly in the cloud's bounding sphere.
-
-    Args:
-        points: ``[N, 3]`` (normalised to the unit sphere, ideally).
-        fraction: outliers added, as a share of ``N``.
-        noise: standard deviation of the noise added to the original points.
-        generator: torch random generator.
-
-    Returns:
-        The corrupted cloud ``[N + M, 3]`` and a boolean mask of the outliers ``[N + M]``.
-
-    Example:
-        >>> noisy, is_outlier = add_outliers(torch.randn(100, 3), 0.2)
-        >>> noisy.shape, int(is_outlier.sum())
-        (torch.Size([120, 3]), 20)
-    """
-    n_out = int(round(fraction * len(points)))
-    center = points.mean(dim=0)
-    radius = (points - center).norm(dim=1).max()
-    direction = torch.randn(n_out, 3, generator=generator)
-    direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-9)
-    outliers = center + direction * radius * torch.rand(n_out, 1, generator=generator) ** (1 / 3)
-    inliers = points + noise * torch.randn(points.shape, generator=generator)
-    mask = torch.cat([torch.zeros(len(points), dtype=torch.bool), torch.ones(n_out, dtype=torch.bool)])
-    return torch.cat([inliers, outliers]), mask
-
-
-def train_outlier_scorer(clouds: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], k: int = 16,
-                         scale: float = 0.1, steps: int = 100, batch: int = 128, lr: float = 3e-3,
-                         seed: int = 0) -> PatchPointNet:
-    """Train a :class:`PatchPointNet` to tell outliers from surface points by their ``k``-neighbour patch.
-
-    A toy version of PointCleanNet's outlier classifier: patches of every point of every training cloud, a
-    binary cross-entropy on the outlier masks, Adam.
-
-    Args:
-        clouds: corrupted clouds ``[N_i, 3]`` (from :func:`add_outliers`).
-        masks: their outlier masks ``[N_i]``.
-        k: patch size.
-        scale: patches are centred and divided by this length (see :func:`knn_patches`); use the same at test time.
-        steps: optimiser steps.
-        batch: patches per step.
-        lr: learning rate.
-        seed: random seed.
-
-    Returns:
-        The trained network in eval mode: ``torch.sigmoid(net(knn_patches(cloud, k=k, scale=scale)[0]))`` is the
-        outlier score of every point.
-    """
-    torch.manual_seed(seed)
-    patches = torch.cat([knn_patches(c, k=k, scale=scale)[0] for c in clouds])
-    targets = torch.cat([m.float() for m in masks])
-    net = PatchPointNet(out_channels=1, width=(16, 32, 64), hidden=32)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    weight = (len(targets) - targets.sum()) / targets.sum().clamp_min(1)  # balance the rare outliers
-    gen = torch.Generator().manual_seed(seed)
-    net.train()
-    for _ in range(steps):
-        pick = torch.randint(0, len(patches), (batch,), generator=gen)
-        logits = net(patches[pick]).squeeze(1)
-        loss = F.binary_cross_entropy_with_logits(logits, targets[pick], pos_weight=weight)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return net.eval()

@@ -19,7 +19,7 @@ network on 256 points for a few epochs, on the synthetic sample (or at most 20 s
 Example:
     >>> from course_lib.recipes import get_recipe
     >>> r = get_recipe("pointnet-modelnet40")
-    >>> r.hparams("quick")["num_points"]
+    >>> r.config("quick").num_points
     256
 """
 
@@ -33,17 +33,91 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .. import distributed as D
 from ..config import get_device
+from ..data.modelnet import ModelNet, read_classes
+from ..data.point_transforms import PointAugment, rotation_about_axis
+from ..inference import predict
+from ..losses.points import pointnet_classification_loss
 from ..metrics import confusion_matrix, mean_class_accuracy, pixel_accuracy
-from .base import Recipe
+from .base import Recipe, TrainResult
+from .config import RecipeConfig
 
-__all__ = ["ClassificationResult", "PointCloudClassificationRecipe", "evaluate_classifier", "pointnet_recipes"]
+__all__ = ["ClassificationResult", "PointCloudClassificationRecipe", "PointNetConfig", "evaluate_classifier",
+           "pointnet_recipes"]
+
+
+@dataclass(frozen=True)
+class PointNetConfig(RecipeConfig):
+    """Settings of the point cloud classification recipes (PointNet and PointNet++ on ModelNet).
+
+    Besides :class:`course_lib.recipes.config.RecipeConfig`'s settings (here: Adam, weight decay 1e-4, a cosine
+    schedule, evaluation batches of 32):
+
+    Args:
+        variant: 40 (ModelNet40) or 10 (ModelNet10).
+        form: ``"off"`` (meshes), ``"resampled"``, ``"h5"`` or ``"auto"`` (the first found).
+        classes: the class names in label order that the model is trained on. ``None``: the data's own list, read
+            when training starts and then stored in the checkpoint; data of other classes is refused.
+        use_normals: feed ``[N, 6]`` points with unit normals instead of ``[N, 3]``.
+        sampling: ``"uniform"`` or ``"poisson"`` sampling of the meshes.
+        num_points: points per cloud fed to the network.
+        mesh_points: points sampled (and cached) per mesh; ``num_points`` are drawn from them.
+        val_fraction: share of each class's training shapes held out for validation.
+        max_per_class: keep at most this many shapes per class (``None``: all).
+        cache_dir: where sampled and parsed clouds are cached (``None``: ``<work dir>/cache/modelnet``).
+        votes: softmax averaged over this many copies turned about the up axis at evaluation (1 = no voting).
+        label_smoothing: of the cross-entropy.
+        width: width multiplier of the network (1.0 = the paper's).
+        dropout: dropout rate before the last layer.
+        reg_weight: weight of the feature-transform regulariser (PointNet: 0.001; 0 = none).
+        input_transform: PointNet's 3x3 input T-Net.
+        feature_transform: PointNet's feature T-Net.
+        grouping: PointNet++'s ``"ssg"`` (single-scale) or ``"msg"`` (multi-scale) grouping.
+        npoints: PointNet++'s centroids per set abstraction level.
+        radii: PointNet++'s ball-query radius per level.
+        nsamples: PointNet++'s points per group per level.
+        rotate: augmentation: random rotation about the up axis.
+        scale_range: augmentation: random scale ``(low, high)``, or ``None``.
+        shift: augmentation: largest random translation per axis (0 = none).
+        jitter: augmentation: Gaussian noise ``(sigma, clip)``, or ``None``.
+        point_dropout: augmentation: largest share of points dropped (PointNet++'s input dropout; 0 = none).
+    """
+
+    eval_batch_size: int = 32
+    optimizer: str = "adam"
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    variant: int = 40
+    form: str = "auto"
+    classes: tuple[str, ...] | None = None
+    use_normals: bool = False
+    sampling: str = "uniform"
+    num_points: int = 1024
+    mesh_points: int = 2048
+    val_fraction: float = 0.1
+    max_per_class: int | None = None
+    cache_dir: str | None = None
+    votes: int = 1
+    label_smoothing: float = 0.0
+    width: float = 1.0
+    dropout: float = 0.5
+    reg_weight: float = 0.0
+    input_transform: bool = True
+    feature_transform: bool = True
+    grouping: str = "ssg"
+    npoints: tuple[int, ...] = (512, 128)
+    radii: tuple[float, ...] = (0.2, 0.4)
+    nsamples: tuple[int, ...] = (32, 64)
+    rotate: bool = True
+    scale_range: tuple[float, float] | None = (0.8, 1.25)
+    shift: float = 0.1
+    jitter: tuple[float, float] | None = (0.01, 0.05)
+    point_dropout: float = 0.875
 
 
 @dataclass
@@ -90,6 +164,9 @@ def evaluate_classifier(model: nn.Module, loader, num_classes: int, *, votes: in
                         transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> ClassificationResult:
     """Classify every cloud of ``loader`` and build the confusion matrix (summed over processes under torchrun).
 
+    The model runs through :func:`course_lib.inference.predict` (eval mode, no gradients, the training loop's
+    autocast dtype on a GPU; the model's mode is restored).
+
     Args:
         model: returns ``(logits, aux)`` (or bare logits) for points ``[B, N, C]``.
         loader: yields ``(points [B, N, C], labels [B])``.
@@ -97,7 +174,7 @@ def evaluate_classifier(model: nn.Module, loader, num_classes: int, *, votes: in
         votes: average the softmax over this many copies turned about ``up_axis`` by ``2 pi k / votes``.
         up_axis: the data's up axis (see :data:`course_lib.data.modelnet.UP_AXIS`).
         device: where to compute (default: the model's device).
-        amp: bfloat16 autocast on CUDA.
+        amp: mixed precision on a GPU.
         progress: show a progress bar.
         transform: applied to each batch of points before the model (e.g. extra noise for a robustness test).
 
@@ -105,15 +182,10 @@ def evaluate_classifier(model: nn.Module, loader, num_classes: int, *, votes: in
         >>> res = evaluate_classifier(model, DataLoader(test_set, 32), 40)  # doctest: +SKIP
         >>> res.overall_accuracy, res.class_accuracy  # doctest: +SKIP
     """
-    from ..data.modelnet import rotation_about_axis
-
     if votes < 1:
         raise ValueError(f"votes must be at least 1, got {votes}")
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     preds, labels, probs = [], [], []
-    dtype = torch.bfloat16 if amp and device.type == "cuda" else None
     for points, target in tqdm(loader, desc="evaluate", leave=False, disable=not progress):
         points = points.to(device)
         if transform is not None:
@@ -127,15 +199,13 @@ def evaluate_classifier(model: nn.Module, loader, num_classes: int, *, votes: in
                 view[..., :3] = points[..., :3] @ R.T
                 if points.shape[-1] >= 6:
                     view[..., 3:6] = points[..., 3:6] @ R.T
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                out = model(view)
+            out = predict(model, view, amp=amp)
             logits = out[0] if isinstance(out, tuple) else out
             total = total + logits.float().softmax(dim=1)
         total = total / votes
         probs.append(total.cpu())
         preds.append(total.argmax(dim=1).cpu())
         labels.append(target.cpu())
-    model.train(was_training)
     predictions = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
     truth = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
     cm = confusion_matrix(predictions, truth, num_classes)
@@ -151,87 +221,73 @@ def evaluate_classifier(model: nn.Module, loader, num_classes: int, *, votes: in
 class PointCloudClassificationRecipe(Recipe):
     """Shape classification on ModelNet with PointNet (``model_name="pointnet"``) or PointNet++ (``"pointnet2"``).
 
-    The dataset fixes the class list: :meth:`build_dataset` records ``classes``, ``num_classes`` and ``up_axis`` in
-    the hyper-parameters (so that they are saved in the checkpoint), and refuses data whose classes differ from
-    those a checkpoint was trained on.
+    The data fixes the class list: :meth:`train` reads it before training when ``classes`` is not set, so that it
+    is saved in the checkpoint (and the number of classes follows from it); :meth:`build_dataset` refuses data whose
+    classes differ from those a model was trained on.
     """
 
     model_name: str = "pointnet"
 
-    def resolve_data_root(self, data_root: str | Path) -> Path:
-        from ..data.modelnet import find_root
-
-        return find_root(data_root)
+    def train(self, data_root: str | Path, *, profile: str | None = None, overrides: dict[str, Any] | None = None,
+              **kwargs: Any) -> TrainResult:
+        """:meth:`course_lib.recipes.base.Recipe.train`, with ``classes`` read from the data when unset."""
+        cfg = self.config(profile, overrides)
+        if cfg.classes is None:
+            classes = read_classes(self.resolve_data_root(data_root), cfg.variant, cfg.form)
+            overrides = {**(overrides or {}), "classes": list(classes)}
+        return super().train(data_root, profile=profile, overrides=overrides, **kwargs)
 
     # ------------------------------------------------------------------ data
-    def build_dataset(self, data_root: Path, split: str, hp: dict[str, Any], train: bool) -> Dataset:
-        from ..data.modelnet import ModelNet, PointAugment
-
-        ds = ModelNet(data_root, split, variant=hp["variant"], form=hp["form"], num_points=hp["num_points"],
-                      use_normals=hp["use_normals"], sampling=hp["sampling"], mesh_points=hp["mesh_points"],
-                      val_fraction=hp["val_fraction"], cache_dir=hp.get("cache_dir") or "auto",
-                      max_per_class=hp.get("max_per_class"), classes=hp.get("classes"), seed=hp.get("seed", 0),
+    def build_dataset(self, data_root: Path, split: str, cfg: PointNetConfig, train: bool) -> Dataset:
+        ds = ModelNet(data_root, split, variant=cfg.variant, form=cfg.form, num_points=cfg.num_points,
+                      use_normals=cfg.use_normals, sampling=cfg.sampling, mesh_points=cfg.mesh_points,
+                      val_fraction=cfg.val_fraction, cache_dir=cfg.cache_dir or "auto",
+                      max_per_class=cfg.max_per_class, classes=cfg.classes, seed=cfg.seed,
                       verbose=D.is_main_process())
-        if hp.get("classes") is None:
-            hp["classes"] = list(ds.classes)
-        hp["num_classes"] = len(ds.classes)
-        hp["up_axis"] = ds.up_axis
-        hp["data_form"] = ds.form
         if train:
-            ds.augment = PointAugment(
-                up_axis=ds.up_axis, rotate=hp["rotate"], scale=tuple(hp["scale_range"]) if hp["scale_range"] else None,
-                shift=hp["shift"], jitter=tuple(hp["jitter"]) if hp["jitter"] else None, dropout=hp["point_dropout"])
+            ds.augment = PointAugment(up_axis=ds.up_axis, rotate=cfg.rotate, scale=cfg.scale_range or None,
+                                      shift=cfg.shift, jitter=cfg.jitter or None, dropout=cfg.point_dropout)
+            if cfg.max_items is not None:
+                ds.items = ds.items[:cfg.max_items]
         return ds
 
     # ------------------------------------------------------------------ model and loss
-    def build_model(self, hp: dict[str, Any]) -> nn.Module:
-        if not hp.get("num_classes"):
-            raise ValueError(f"recipe {self.name!r}: num_classes is unknown; build a dataset first or "
-                             "--set num_classes=K")
-        in_channels = 6 if hp["use_normals"] else 3
+    def build_model(self, cfg: PointNetConfig) -> nn.Module:
+        if not cfg.classes:
+            raise ValueError(f"recipe {self.name!r}: the class list is unknown; train (which reads it from the data) "
+                             "or --set classes='[\"airplane\", ...]'")
+        num_classes, in_channels = len(cfg.classes), 6 if cfg.use_normals else 3
         if self.model_name == "pointnet":
             from ..models.pointnet import pointnet_cls
 
-            return pointnet_cls(num_classes=hp["num_classes"], in_channels=in_channels, width=hp["width"],
-                                dropout=hp["dropout"], input_transform=hp["input_transform"],
-                                feature_transform=hp["feature_transform"])
+            return pointnet_cls(num_classes=num_classes, in_channels=in_channels, width=cfg.width,
+                                dropout=cfg.dropout, input_transform=cfg.input_transform,
+                                feature_transform=cfg.feature_transform)
         from ..models.pointnet2 import pointnet2_cls
 
-        return pointnet2_cls(num_classes=hp["num_classes"], in_channels=in_channels, variant=hp["grouping"],
-                             width=hp["width"], npoints=tuple(hp["npoints"]), radii=tuple(hp["radii"]),
-                             nsamples=tuple(hp["nsamples"]), dropout=hp["dropout"])
+        return pointnet2_cls(num_classes=num_classes, in_channels=in_channels, variant=cfg.grouping,
+                             width=cfg.width, npoints=cfg.npoints, radii=cfg.radii, nsamples=cfg.nsamples,
+                             dropout=cfg.dropout)
 
-    def build_loss(self, hp: dict[str, Any], train_set: Dataset) -> Callable:
-        from ..models.pointnet import orthogonality_loss
-
-        reg, smoothing = hp.get("reg_weight", 0.0), hp.get("label_smoothing", 0.0)
-
-        def loss(outputs, target: torch.Tensor) -> torch.Tensor:
-            logits, aux = outputs
-            value = F.cross_entropy(logits.float(), target, label_smoothing=smoothing)
-            if reg and "feature_transform" in aux:
-                value = value + reg * orthogonality_loss(aux["feature_transform"].float())
-            return value
-
-        return loss
+    def build_loss(self, cfg: PointNetConfig, train_set: Dataset) -> Callable:
+        return pointnet_classification_loss(cfg.reg_weight, cfg.label_smoothing)
 
     # ------------------------------------------------------------------ evaluation
-    def classify(self, model: nn.Module, dataset: Dataset, hp: dict[str, Any], device: torch.device | None = None,
+    def classify(self, model: nn.Module, dataset: Dataset, cfg: PointNetConfig, device: torch.device | None = None,
                  progress: bool = False, votes: int | None = None, transform=None) -> ClassificationResult:
         """Run the evaluation protocol on ``dataset`` and return the full result (confusion matrix, predictions)."""
         device = device or get_device()
         model.to(device)
-        return evaluate_classifier(model, self.loader(dataset, hp, train=False), len(dataset.classes),
-                                   votes=hp.get("votes", 1) if votes is None else votes,
-                                   up_axis=getattr(dataset, "up_axis", hp.get("up_axis") or 1), device=device,
-                                   amp=hp.get("amp", True), progress=progress and D.is_main_process(),
+        return evaluate_classifier(model, self.loader(dataset, cfg, train=False), len(dataset.classes),
+                                   votes=cfg.votes if votes is None else votes, up_axis=getattr(dataset, "up_axis", 1),
+                                   device=device, amp=cfg.amp, progress=progress and D.is_main_process(),
                                    transform=transform)
 
-    def evaluate(self, model: nn.Module, dataset: Dataset, hp: dict[str, Any], device: torch.device | None = None,
+    def evaluate(self, model: nn.Module, dataset: Dataset, cfg: PointNetConfig, device: torch.device | None = None,
                  progress: bool = True) -> dict[str, float]:
-        return self.classify(model, dataset, hp, device, progress).metrics()
+        return self.classify(model, dataset, cfg, device, progress).metrics()
 
-    def evaluate_splits(self, model: nn.Module, data_root: str | Path, split: str, hp: dict[str, Any],
+    def evaluate_splits(self, model: nn.Module, data_root: str | Path, split: str, cfg: PointNetConfig,
                         device: torch.device | None = None, progress: bool = True) -> dict[str, Any]:
         """Evaluate one split, or every split with ``split="all"``; each result also holds the number of votes,
         the number of shapes and the confusion matrix (rows true class)."""
@@ -241,62 +297,38 @@ class PointCloudClassificationRecipe(Recipe):
         results: dict[str, Any] = {}
         for name in (self.splits if split == "all" else (split,)):
             try:
-                ds = self.build_dataset(root, name, hp, train=False)
+                ds = self.build_dataset(root, name, cfg, train=False)
             except (FileNotFoundError, ValueError):
                 if split == "all":
                     continue  # e.g. a partial copy without test shapes
                 raise
-            res = self.classify(model, ds, hp, device, progress)
+            res = self.classify(model, ds, cfg, device, progress)
             results[name] = {**res.metrics(), "votes": res.votes, "num_shapes": len(ds),
                              "classes": list(ds.classes), "confusion_matrix": res.confusion.tolist()}
         return results[split] if split != "all" else results
 
 
-_COMMON = {
-    "seed": 0, "variant": 40, "form": "auto", "classes": None, "num_classes": None, "up_axis": None,
-    "data_form": None, "use_normals": False, "sampling": "uniform", "val_fraction": 0.1, "max_per_class": None,
-    "cache_dir": None, "votes": 1, "label_smoothing": 0.0, "amp": True, "grad_clip": None, "val_every": 1,
-    "num_workers": 0, "eval_batch_size": 32, "optimizer": "adam", "weight_decay": 1e-4, "schedule": "cosine",
-    "rotate": True, "jitter": [0.01, 0.05],
-}
-_MODELS = {
-    "pointnet": {
-        "defaults": {"input_transform": True, "feature_transform": True, "reg_weight": 0.001, "dropout": 0.3,
-                     "scale_range": None, "shift": 0.0, "point_dropout": 0.0},
-        "full": {"width": 1.0, "num_points": 1024, "mesh_points": 2048, "batch_size": 32, "lr": 1e-3,
-                 "epochs": 250, "num_workers": 4},
-        "quick": {"width": 0.25, "num_points": 256, "mesh_points": 1024, "batch_size": 16, "lr": 2e-3,
-                  "epochs": 12, "max_per_class": 20, "scale_range": [0.85, 1.15]},
-        "title": "PointNet (Qi et al. 2017, arXiv:1612.00593)",
-    },
-    "pointnet2": {
-        "defaults": {"grouping": "ssg", "npoints": [512, 128], "radii": [0.2, 0.4], "nsamples": [32, 64],
-                     "dropout": 0.5, "reg_weight": 0.0, "scale_range": [0.8, 1.25], "shift": 0.1,
-                     "point_dropout": 0.875},
-        "full": {"width": 1.0, "num_points": 1024, "mesh_points": 2048, "batch_size": 16, "lr": 1e-3,
-                 "epochs": 250, "num_workers": 4},
-        # 256 points are 4x sparser than 1024: the balls grow so that a group still holds about 10 points
-        "quick": {"width": 0.25, "num_points": 256, "mesh_points": 1024, "batch_size": 16, "lr": 3e-3,
-                  "epochs": 10, "max_per_class": 20, "npoints": [128, 32], "radii": [0.4, 0.8],
-                  "nsamples": [16, 16], "dropout": 0.3, "point_dropout": 0.3},
-        "title": "PointNet++ SSG (Qi et al. 2017, arXiv:1706.02413)",
-    },
+# Profiles: full = the papers' settings; quick = a quarter-width network on 256 points for a CPU.
+_PAPER = dict(width=1.0, num_points=1024, mesh_points=2048, lr=1e-3, epochs=250, num_workers=4)
+_SMALL = dict(width=0.25, num_points=256, mesh_points=1024, batch_size=16, max_per_class=20)
+_POINTNET = dict(reg_weight=0.001, dropout=0.3, scale_range=None, shift=0.0, point_dropout=0.0)
+_PROFILES = {
+    "pointnet": ("PointNet (Qi et al. 2017, arXiv:1612.00593)",
+                 PointNetConfig(**_PAPER, **_POINTNET, batch_size=32),
+                 PointNetConfig(**_SMALL, **{**_POINTNET, "scale_range": (0.85, 1.15)}, lr=2e-3, epochs=12)),
+    # 256 points are 4x sparser than 1024: the balls grow so that a group still holds about 10 points
+    "pointnet2": ("PointNet++ SSG (Qi et al. 2017, arXiv:1706.02413)",
+                  PointNetConfig(**_PAPER, batch_size=16),
+                  PointNetConfig(**_SMALL, lr=3e-3, epochs=10, npoints=(128, 32), radii=(0.4, 0.8), nsamples=(16, 16),
+                                 dropout=0.3, point_dropout=0.3)),
 }
 
 
 def pointnet_recipes() -> list[PointCloudClassificationRecipe]:
     """The Chapter 6 recipes ``pointnet-modelnet40`` and ``pointnet2-modelnet40``."""
-    recipes = []
-    for model_name, cfg in _MODELS.items():
-        recipes.append(PointCloudClassificationRecipe(
-            name=f"{model_name}-modelnet40",
-            description=f"{cfg['title']} on ModelNet40 (overall and class-average accuracy)",
-            chapter="6",
-            dataset="modelnet",
-            defaults={**_COMMON, **cfg["defaults"]},
-            profiles={"full": cfg["full"], "quick": cfg["quick"]},
-            monitor="overall_acc",
-            splits=("train", "val", "test"),
-            model_name=model_name,
-        ))
-    return recipes
+    return [PointCloudClassificationRecipe(
+        name=f"{model_name}-modelnet40",
+        description=f"{title} on ModelNet40 (overall and class-average accuracy)",
+        chapter="6", dataset="modelnet", full=full, quick=quick, monitor="overall_acc",
+        splits=("train", "val", "test"), model_name=model_name,
+    ) for model_name, (title, full, quick) in _PROFILES.items()]
