@@ -1,15 +1,16 @@
-"""Flow files (.flo, KITTI 16-bit PNG) and the flow datasets (synthetic renderer, FlyingChairs, KITTI) of Chapter 9."""
+"""Flow files (io.flow), the synthetic flow scenes and samples, the flow datasets (FlyingChairs, KITTI), Ch. 9."""
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from course_lib.data import flow_chairs, kitti_flow
-from course_lib.data.flow_common import FlowAugment, FlowSample, flow_collate, locate_flow_dataset, sample_to_tensors
-from course_lib.data.synthetic_flow import make_pair, make_sequence, random_affine
-from course_lib.flow import warp
-from course_lib.flow_io import (
+from course_lib.data.chairs import FlyingChairs
+from course_lib.data.flow import FlowAugment, FlowSample, flow_collate, sample_to_tensors
+from course_lib.data.kitti_flow import KittiFlow
+from course_lib.data.registry import find_root
+from course_lib.datasets import locate
+from course_lib.io.flow import (
     FLO_MAGIC,
     FlowFormatError,
     read_flo,
@@ -18,16 +19,21 @@ from course_lib.flow_io import (
     write_flo,
     write_kitti_flow,
 )
+from course_lib.models.flow_ops import warp
+from course_lib.synthetic import kitti_flow as kitti_writer
+from course_lib.synthetic.chairs import write_sample as write_chairs_sample
+from course_lib.synthetic.flow_scenes import make_pair, make_sequence, random_affine
+from course_lib.synthetic.kitti_flow import write_sample as write_kitti_sample
 
 
 @pytest.fixture(scope="module")
 def chairs_sample(tmp_path_factory):
-    return flow_chairs.write_sample(tmp_path_factory.mktemp("chairs"), n_train=6, n_val=2, size=(96, 64))
+    return write_chairs_sample(tmp_path_factory.mktemp("chairs"), n_train=6, n_val=2, size=(96, 64))
 
 
 @pytest.fixture(scope="module")
 def kitti_sample(tmp_path_factory):
-    return kitti_flow.write_sample(tmp_path_factory.mktemp("kitti"), n_train=3, n_test=1, scale=0.15)
+    return write_kitti_sample(tmp_path_factory.mktemp("kitti"), n_train=3, n_test=1, scale=0.15)
 
 
 def random_flow(h=7, w=9, seed=0):
@@ -182,8 +188,8 @@ def test_chairs_sample_layout_and_splits(chairs_sample):
     assert (data / "00001_img1.ppm").read_bytes()[:2] == b"P6"
     assert read_flo(data / "00001_flow.flo").shape == (64, 96, 2)
     assert (chairs_sample / "FlyingChairs_train_val.txt").read_text().split() == ["1"] * 6 + ["2"] * 2
-    train, val = flow_chairs.FlyingChairs(chairs_sample, "train"), flow_chairs.FlyingChairs(chairs_sample.parent, "val")
-    assert (len(train), len(val), len(flow_chairs.FlyingChairs(chairs_sample, "all"))) == (6, 2, 8)
+    train, val = FlyingChairs(chairs_sample, "train"), FlyingChairs(chairs_sample.parent, "val")
+    assert (len(train), len(val), len(FlyingChairs(chairs_sample, "all"))) == (6, 2, 8)
     assert train.is_sample
     images, target = val[0]
     assert images.shape == (6, 64, 96) and 0 <= float(images.min()) and float(images.max()) <= 1
@@ -200,17 +206,17 @@ def test_chairs_errors(tmp_path, chairs_sample):
     shutil.copytree(chairs_sample, copy)
     (copy / "FlyingChairs_train_val.txt").write_text("1\n2\n")
     with pytest.raises(ValueError, match="2 lines but 8 pairs"):
-        flow_chairs.FlyingChairs(copy, "train")
+        FlyingChairs(copy, "train")
     (copy / "FlyingChairs_train_val.txt").write_text("1\n3\n" + "1\n" * 6)
     with pytest.raises(ValueError, match=r"FlyingChairs_train_val.txt:2"):
-        flow_chairs.FlyingChairs(copy, "train")
+        FlyingChairs(copy, "train")
     (copy / "data" / "00002_img2.ppm").unlink()
     with pytest.raises(FileNotFoundError, match="00002_img2.ppm"):
-        flow_chairs.FlyingChairs(copy, "all")
+        FlyingChairs(copy, "all")
     with pytest.raises(ValueError, match="unknown FlyingChairs split"):
-        flow_chairs.FlyingChairs(chairs_sample, "test")
+        FlyingChairs(chairs_sample, "test")
     with pytest.raises(FileNotFoundError, match="FlyingChairs"):
-        flow_chairs.find_root(tmp_path / "nothing") if (tmp_path / "nothing").mkdir() is None else None
+        find_root("chairs", tmp_path / "nothing") if (tmp_path / "nothing").mkdir() is None else None
 
 
 def test_chairs_example_layout(tmp_path, chairs_sample):
@@ -220,16 +226,16 @@ def test_chairs_example_layout(tmp_path, chairs_sample):
     for i, src in enumerate(["00001", "00002"]):
         for a, b in (("_img1.ppm", "-img0.ppm"), ("_img2.ppm", "-img1.ppm"), ("_flow.flo", "-gt.flo")):
             (folder / f"{i:07d}{b}").write_bytes((chairs_sample / "data" / f"{src}{a}").read_bytes())
-    ds = flow_chairs.FlyingChairs(tmp_path, "all")
+    ds = FlyingChairs(tmp_path, "all")
     assert len(ds) == 2 and ds.items[1].name == "0000001"
     with pytest.raises(FileNotFoundError, match="split='all'"):
-        flow_chairs.FlyingChairs(tmp_path, "train")
+        FlyingChairs(tmp_path, "train")
 
 
 # ------------------------------------------------------------------------------------------------ KITTI
 def test_kitti_sample_layout_sizes_and_masks(kitti_sample):
     assert kitti_sample.name == "data_scene_flow"
-    train = kitti_flow.KittiFlow(kitti_sample.parent, "train")
+    train = KittiFlow(kitti_sample.parent, "train")
     assert train.version == 2015 and train.camera == "image_2" and len(train) == 3 and train.has_ground_truth
     sizes = {tuple(train[i][0].shape[-2:]) for i in range(3)}
     assert len(sizes) >= 2  # KITTI's sizes differ from pair to pair
@@ -238,9 +244,9 @@ def test_kitti_sample_layout_sizes_and_masks(kitti_sample):
     assert bool(target["has_occ"]) and bool(target["has_noc"])
     assert not occ[0].any() and occ[-1].all()  # no ground truth in the "sky"
     assert (noc <= occ).all() and noc.sum() < occ.sum()  # noc is occ minus occluded pixels
-    test = kitti_flow.KittiFlow(kitti_sample, "test")
+    test = KittiFlow(kitti_sample, "test")
     assert len(test) == 1 and not test.has_ground_truth and not bool(test[0][1]["has_occ"])
-    assert kitti_flow.find_root(kitti_sample / "training") == kitti_sample
+    assert find_root("kitti", kitti_sample / "training") == kitti_sample
 
 
 def test_kitti_errors(tmp_path, kitti_sample):
@@ -249,19 +255,19 @@ def test_kitti_errors(tmp_path, kitti_sample):
     copy = tmp_path / "data_scene_flow"
     shutil.copytree(kitti_sample, copy)
     with pytest.raises(ValueError, match="unknown KITTI split"):
-        kitti_flow.KittiFlow(copy, "val")
+        KittiFlow(copy, "val")
     (copy / "training" / "image_2" / "000001_11.png").unlink()
     with pytest.raises(FileNotFoundError, match="000001_11.png"):
-        kitti_flow.KittiFlow(copy, "train")
+        KittiFlow(copy, "train")
     (copy / "training" / "image_2" / "000001_10.png").unlink()
     cv2.imwrite(str(copy / "training" / "flow_occ" / "000000_10.png"), np.zeros((5, 5, 3), np.uint16))
-    ds = kitti_flow.KittiFlow(copy, "train")
+    ds = KittiFlow(copy, "train")
     with pytest.raises(ValueError, match="000000_10.png"):
         ds[0]  # flow and frame sizes differ
 
 
 def test_collate_pads_and_marks_padding_invalid(kitti_sample):
-    ds = kitti_flow.KittiFlow(kitti_sample, "train")
+    ds = KittiFlow(kitti_sample, "train")
     items = [ds[0], ds[2]]
     images, target = flow_collate(items, multiple=8)
     h = max(i.shape[-2] for i, _ in items)
@@ -287,17 +293,17 @@ def test_augmentation_keeps_flow_consistent():
     assert padded.flow.shape == (64, 80, 2) and not padded.valid_occ[48:].any()
 
 
-def test_locate_flow_dataset(tmp_path, capsys, monkeypatch):
+def test_locate_kitti(tmp_path, capsys, monkeypatch):
     from functools import partial
 
-    monkeypatch.setattr(kitti_flow, "write_sample", partial(kitti_flow.write_sample, n_train=1, scale=0.1))
-    root, is_sample = locate_flow_dataset("kitti", tmp_path, "quick")
+    monkeypatch.setattr(kitti_writer, "write_sample", partial(kitti_writer.write_sample, n_train=1, scale=0.1))
+    root, is_sample = locate("kitti", tmp_path, "quick", work=tmp_path)
     assert is_sample and root == tmp_path / "samples" / "kitti" / "data_scene_flow"
     assert "SYNTHETIC" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="data_scene_flow.zip"):
-        locate_flow_dataset("kitti", tmp_path / "empty", "full")
+        locate("kitti", tmp_path / "empty", "full", work=tmp_path)
     with pytest.raises(KeyError):
-        locate_flow_dataset("sintel", tmp_path)
-    real = kitti_flow.write_sample(tmp_path / "other", n_train=1, scale=0.1)
+        locate("sintel", tmp_path, work=tmp_path)
+    real = write_kitti_sample(tmp_path / "other", n_train=1, scale=0.1)
     (real / "COURSE_SAMPLE.txt").unlink()  # now it looks like a real download
-    assert locate_flow_dataset("kitti", tmp_path / "other", "full", verbose=False) == (real, False)
+    assert locate("kitti", tmp_path / "other", "full", verbose=False, work=tmp_path) == (real, False)

@@ -1,13 +1,16 @@
 """FlowNetS, RAFT (and its torchvision-compatible weights), their losses and the flow recipes (Chapter 9)."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from course_lib.data import flow_chairs, kitti_flow
-from course_lib.models.flownet import FlowNetS, flownets, multiscale_epe_loss
+from course_lib.classical import FarnebackFlow, ZeroFlow
+from course_lib.data.kitti_flow import KittiFlow
+from course_lib.losses import multiscale_epe_loss, sequence_loss
+from course_lib.models.flownet import FlowNetS, flownets
 from course_lib.models.raft import (
     RAFT,
     CorrPyramid,
@@ -16,10 +19,11 @@ from course_lib.models.raft import (
     find_raft_small_weights,
     load_raft_weights,
     raft_small,
-    sequence_loss,
 )
 from course_lib.recipes import get_recipe
-from course_lib.recipes.flow import FarnebackFlow, ZeroFlow, predict_flow
+from course_lib.recipes.flow import FlowConfig, predict_flow
+from course_lib.synthetic.chairs import write_sample as write_chairs_sample
+from course_lib.synthetic.kitti_flow import write_sample as write_kitti_sample
 
 TINY_RAFT = dict(feature_dims=(8, 8, 8, 8, 16), context_dims=(8, 8, 8, 8, 24), hidden_dim=16, corr_levels=2,
                  corr_radius=1, motion_corr_dims=(8,), motion_flow_dims=(8, 8), motion_dim=12, flow_head_dim=8,
@@ -72,7 +76,7 @@ def test_raft_small_equals_torchvision_with_its_state_dict(tmp_path):
         got = ours(torch.cat([x1, x2], 1), iters=3)
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
     # found by the search, through the environment variable or a folder
-    assert find_raft_small_weights(extra_dirs=(tmp_path,)) == path
+    assert find_raft_small_weights([tmp_path]) == path
 
 
 def test_find_weights_env_and_load_errors(tmp_path, monkeypatch):
@@ -171,8 +175,8 @@ def test_farneback_module_follows_a_translation():
 @pytest.fixture(scope="module")
 def flow_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("flowdata")
-    flow_chairs.write_sample(root, n_train=8, n_val=2, size=(96, 64))
-    kitti_flow.write_sample(root, n_train=2, n_test=1, scale=0.2)
+    write_chairs_sample(root, n_train=8, n_val=2, size=(96, 64))
+    write_kitti_sample(root, n_train=2, n_test=1, scale=0.2)
     return root
 
 
@@ -194,23 +198,23 @@ def test_train_then_evaluate_on_kitti_and_chairs(flow_data, tmp_path):
                           out_dir=tmp_path, progress=False)
     assert len(result.history) == 1 and (tmp_path / "last.pt").is_file()
     assert {"epe", "fl_all", "px3", "noc_epe", "occ_epe"} <= set(result.metrics)
-    model, hp = recipe.load_model(tmp_path / "last.pt", torch.device("cpu"))
-    assert hp["width"] == 0.25
-    kitti = recipe.evaluate_splits(model, flow_data, "all", hp, progress=False)["train"]
+    model, cfg = recipe.load_model(tmp_path / "last.pt", torch.device("cpu"))
+    assert cfg.width == 0.25
+    kitti = recipe.evaluate_splits(model, flow_data, "all", cfg, progress=False)["train"]
     assert kitti["dataset"].startswith("KITTI 2015 training") and kitti["pairs"] == 2
     assert {"noc_fl_all", "occ_fl_all", "noc_epe", "occ_epe"} <= set(kitti)
-    hp_chairs = {**hp, "eval_dataset": "chairs"}
-    chairs = recipe.evaluate_splits(model, flow_data / "FlyingChairs_release", "val", hp_chairs, progress=False)
+    cfg_chairs = dataclasses.replace(cfg, eval_dataset="chairs")
+    chairs = recipe.evaluate_splits(model, flow_data / "FlyingChairs_release", "val", cfg_chairs, progress=False)
     assert chairs["pairs"] == 2
     with pytest.raises(ValueError, match="--split train"):
-        recipe.evaluate_splits(model, flow_data, "val", hp, progress=False)
+        recipe.evaluate_splits(model, flow_data, "val", cfg, progress=False)
 
 
 def test_zero_flow_epe_is_the_mean_flow_length(flow_data):
     recipe = get_recipe("flow-zero")
-    model, hp = recipe.load_model(None, torch.device("cpu"))
-    metrics = recipe.evaluate_splits(model, flow_data, "train", hp, progress=False)
-    ds = kitti_flow.KittiFlow(flow_data, "train")
+    model, cfg = recipe.load_model(None, torch.device("cpu"))
+    metrics = recipe.evaluate_splits(model, flow_data, "train", cfg, progress=False)
+    ds = KittiFlow(flow_data, "train")
     lengths = np.concatenate([np.linalg.norm(ds.load_raw(i).flow, axis=-1)[ds.load_raw(i).valid_noc]
                               for i in range(len(ds))])
     assert metrics["noc_epe"] == pytest.approx(lengths.mean(), rel=1e-5)
@@ -228,3 +232,90 @@ def test_evaluate_command_line_without_checkpoint(flow_data, capsys):
     assert out["splits"]["train"]["dataset"].startswith("KITTI 2015 training")
     assert evaluate.main(["flownets-chairs", "--data-root", str(flow_data), "--split", "all"]) == 2
     assert "needs --checkpoint" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ typed settings
+#: the hyper-parameters of the flow recipes before they were typed (defaults merged with each profile)
+_OLD_COMMON = {"seed": 0, "max_items": None, "max_eval_items": None, "amp": True, "grad_clip": 1.0, "val_every": 1,
+               "eval_scale": 1.0, "kitti_eval_scale": 1.0, "eval_dataset": "auto", "eval_batch_size": 1,
+               "num_workers": 0, "hflip": 0.5, "vflip": 0.1}
+_OLD_QUICK = {"lr": 1e-3, "batch_size": 8, "epochs": 20, "schedule": "cosine", "max_eval_items": 8, "val_every": 5,
+              "kitti_eval_scale": 0.25}
+_OLD = {
+    ("flownets-chairs", "full"): {**_OLD_COMMON, "optimizer": "adam", "weight_decay": 4e-4, "width": 1.0,
+                                  "batch_norm": False, "lr": 1e-4, "batch_size": 8, "crop_size": [320, 448],
+                                  "epochs": 100, "schedule": "poly", "num_workers": 4},
+    ("flownets-chairs", "quick"): {**_OLD_COMMON, "optimizer": "adam", "weight_decay": 4e-4, "width": 0.25,
+                                   "batch_norm": True, "crop_size": [64, 128], **_OLD_QUICK},
+    ("raft-small-chairs", "full"): {**_OLD_COMMON, "optimizer": "adamw", "weight_decay": 1e-4, "gamma": 0.8,
+                                    "init_weights": None, "width": 1.0, "corr_levels": 4, "corr_radius": 3,
+                                    "upsample": "convex", "iters": 12, "eval_iters": 24, "lr": 4e-4,
+                                    "batch_size": 10, "crop_size": [368, 496], "epochs": 45, "schedule": "cosine",
+                                    "num_workers": 4},
+    ("raft-small-chairs", "quick"): {**_OLD_COMMON, "optimizer": "adamw", "weight_decay": 1e-4, "gamma": 0.8,
+                                     "init_weights": None, "width": 0.5, "corr_levels": 3, "corr_radius": 3,
+                                     "upsample": "convex", "iters": 4, "eval_iters": 8, "crop_size": [64, 96],
+                                     **_OLD_QUICK},
+    ("flow-farneback", "quick"): {**_OLD_COMMON, "farneback": {"pyr_scale": 0.5, "levels": 5, "winsize": 15,
+                                                               "iterations": 3, "poly_n": 5, "poly_sigma": 1.2,
+                                                               "gaussian": False}},
+    ("flow-zero", "full"): dict(_OLD_COMMON),
+}
+
+
+@pytest.mark.parametrize("name, profile", sorted(_OLD))
+def test_flow_configs_keep_the_old_settings(name, profile):
+    cfg = get_recipe(name).config(profile)
+    assert isinstance(cfg, FlowConfig) and cfg.profile == profile
+    for key, value in _OLD[(name, profile)].items():
+        got = getattr(cfg, key)
+        assert (list(got) if isinstance(got, tuple) else got) == value, key
+
+
+def test_flow_config_overrides_are_checked():
+    recipe = get_recipe("raft-small-chairs")
+    cfg = recipe.config("quick", {"crop_size": "[32, 48]", "eval_iters": None, "farneback": {"levels": 3}})
+    assert cfg.crop_size == (32, 48) and cfg.eval_iters is None and cfg.farneback == {"levels": 3}
+    with pytest.raises(KeyError, match="valid keys"):
+        recipe.config("quick", {"corr_level": 2})
+    with pytest.raises(TypeError, match="iters"):
+        recipe.config("quick", {"iters": 2.5})
+
+
+def test_chairs_falls_back_to_the_work_dir_sample_in_quick_only(tmp_path, monkeypatch, capsys):
+    from functools import partial
+
+    from course_lib.synthetic import chairs as chairs_writer
+
+    monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setattr(chairs_writer, "write_sample", partial(chairs_writer.write_sample, n_train=2, n_val=1,
+                                                               size=(48, 32)))
+    recipe = get_recipe("raft-small-chairs")
+    (tmp_path / "data").mkdir()
+    root = recipe.resolve_data_root(tmp_path / "data", "quick")
+    assert root == tmp_path / "work" / "samples" / "chairs" / "FlyingChairs_release"
+    assert "SYNTHETIC" in capsys.readouterr().out and not any((tmp_path / "data").iterdir())  # data root untouched
+    assert recipe.resolve_data_root(root, "full") == root  # a folder that holds the data is used as it is
+    with pytest.raises(FileNotFoundError, match="FlyingChairs.zip"):
+        recipe.resolve_data_root(tmp_path / "data", "full")
+
+
+def test_flow_sample_writers_are_registered():
+    from course_lib.data import registry
+    from course_lib.synthetic import chairs, kitti_flow
+
+    assert registry.get("chairs").sample_writer_fn() is chairs.write_sample
+    assert registry.get("kitti").sample_writer_fn() is kitti_flow.write_sample
+
+
+def test_flow_models_import_neither_data_nor_config():
+    import ast
+    import inspect
+
+    from course_lib.models import flow_ops, flownet, raft
+
+    for module in (raft, flownet, flow_ops):
+        tree = ast.parse(inspect.getsource(module))
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+        assert not [m for m in imported if m.strip(".").split(".")[0] in ("data", "config", "course_lib")], module

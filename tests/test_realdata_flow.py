@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data import flow_chairs, kitti_flow
-from course_lib.flow import FlowMetrics, flow_outliers
-from course_lib.flow_io import read_flo, read_kitti_flow
+from course_lib.data import kitti_flow
+from course_lib.data.chairs import FlyingChairs
+from course_lib.io.flow import read_flo, read_kitti_flow
+from course_lib.metrics import FlowMetrics, flow_outliers
 
 pytestmark = [pytest.mark.realdata, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -136,14 +137,14 @@ def test_real_flyingchairs_files(real_root, tmp_path):
         np.testing.assert_array_equal(read_flo(path), of._read_flo(str(path)).transpose(1, 2, 0))
     folders = sorted({p.parent for p in flos})
     for folder in folders:
-        ds = flow_chairs.FlyingChairs(folder, "all")
+        ds = FlyingChairs(folder, "all")
         assert not ds.is_sample and len(ds) >= 1
         sample = ds.load_raw(0)
         assert sample.image1.shape[:2] == sample.flow.shape[:2] and sample.valid_occ.all()
     # torchvision's FlyingChairs reads the release layout: link the examples into it and compare
     from torchvision.datasets import FlyingChairs as TorchvisionChairs
 
-    ds = flow_chairs.FlyingChairs(folders[0], "all")
+    ds = FlyingChairs(folders[0], "all")
     data = tmp_path / "FlyingChairs" / "data"
     data.mkdir(parents=True)
     for k, item in enumerate(ds.items, start=1):

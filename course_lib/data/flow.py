@@ -1,7 +1,7 @@
-"""What the optical flow datasets share: the sample type, the base dataset, augmentation, batching, locating.
+"""What the optical flow datasets share: the sample type, the base dataset, augmentation and batching.
 
-Introduced in Chapter 9 (optical flow); used by :mod:`course_lib.data.kitti_flow` and
-:mod:`course_lib.data.flow_chairs`.
+Introduced in Chapter 9 (optical flow); the datasets :mod:`course_lib.data.kitti_flow` and
+:mod:`course_lib.data.chairs` build on it (and it imports neither).
 
 A flow dataset item is ``(images, target)``:
 
@@ -17,12 +17,12 @@ A flow dataset item is ``(images, target)``:
 
 So a batch can be fed to ``course_lib.engine.Trainer`` as it is. Pairs of different sizes (KITTI: 1241x376,
 1226x370, 1242x375, ...) are batched by :func:`flow_collate`, which pads at the bottom and right and marks the
-padding invalid, or cropped to one size by :class:`FlowAugment`.
+padding invalid, or cropped to one size by :class:`FlowAugment`. Finding the data (or writing a synthetic sample)
+is :func:`course_lib.datasets.locate`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..flow_io import read_flo, read_kitti_flow
-from .common import SAMPLE_MARKER, locate_dataset, read_rgb
+from ..io.flow import read_flow, read_kitti_flow
+from ..io.images import read_label, read_rgb
+from .registry import is_sample_folder
 
-__all__ = ["FlowAugment", "FlowItem", "FlowPairDataset", "FlowSample", "flow_collate", "locate_flow_dataset",
-           "sample_to_tensors"]
+__all__ = ["FlowAugment", "FlowItem", "FlowPairDataset", "FlowSample", "flow_collate", "sample_to_tensors"]
 
 
 @dataclass
@@ -89,8 +89,6 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _read_occlusion(path: Path) -> np.ndarray:
-    from .common import read_label
-
     return read_label(path, modes=("L", "1", "P")) > 0
 
 
@@ -138,7 +136,7 @@ class FlowPairDataset(Dataset):
         self.split = split
         self.items = list(items)[:max_items] if max_items else list(items)
         self.transforms = transforms
-        self.is_sample = any((p / SAMPLE_MARKER).is_file() for p in (self.root, *self.root.parents[:2]))
+        self.is_sample = is_sample_folder(self.root)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -152,12 +150,7 @@ class FlowPairDataset(Dataset):
                              f"{item.image1} is {image1.shape[1]}x{image1.shape[0]}")
         flow = valid_occ = valid_noc = None
         if item.flow is not None:
-            if item.flow.suffix.lower() == ".flo":
-                flow = read_flo(item.flow)
-                valid_occ = np.isfinite(flow).all(-1) & (np.abs(flow) < 1e9).all(-1)
-                flow = np.where(valid_occ[..., None], flow, 0.0).astype(np.float32)
-            else:
-                flow, valid_occ = read_kitti_flow(item.flow)
+            flow, valid_occ = read_flow(item.flow)  # .flo (unknown values invalid) or KITTI PNG
         if item.flow_noc is not None:
             flow_noc, valid_noc = read_kitti_flow(item.flow_noc)
             if flow is None:
@@ -309,30 +302,3 @@ def flow_collate(batch: Sequence[tuple[torch.Tensor, dict]], multiple: int = 1) 
         target[key] = torch.stack([pad(v) if v.dim() >= 2 else v for v in values])
     return images, target
 
-
-def locate_flow_dataset(name: str, data_root: str | os.PathLike, profile: str = "quick",
-                        verbose: bool = True) -> tuple[Path, bool]:
-    """Find flow dataset ``name`` (``"kitti"`` or ``"chairs"``) under ``data_root``, or fall back to its sample.
-
-    The same rule as :func:`course_lib.data.locate`: the real dataset in ``data_root/<name>`` or below
-    ``data_root``; if it is absent, the quick profile writes (once) and uses the synthetic sample in
-    ``data_root/samples/<name>``, and the full profile raises ``FileNotFoundError`` with the download note.
-
-    Args:
-        name: ``"kitti"`` (KITTI 2015 or 2012 flow) or ``"chairs"`` (FlyingChairs).
-        data_root: the book's data root.
-        profile: ``"quick"`` or ``"full"``.
-        verbose: print loudly which data is used.
-
-    Returns:
-        ``(dataset folder, is_sample)``.
-
-    Example:
-        >>> root, is_sample = locate_flow_dataset("kitti", "data")  # doctest: +SKIP
-    """
-    from . import flow_chairs, kitti_flow
-
-    modules = {"kitti": kitti_flow, "chairs": flow_chairs}
-    if name not in modules:
-        raise KeyError(f"unknown flow dataset {name!r}; choose one of {sorted(modules)}")
-    return locate_dataset(name, modules[name], data_root, profile, verbose)

@@ -14,7 +14,7 @@ the sub-pixel part of every value; they are read here with OpenCV (``cv2.IMREAD_
 channels in BGR order, so the valid flag is channel 0.
 
 Every reader raises :class:`FlowFormatError` (a ``ValueError``) naming the file and what is wrong: wrong magic
-number, truncated data, wrong bit depth or channel count. Writers are atomic (temporary file, then rename).
+number, truncated data, wrong bit depth or channel count. Writers are atomic (:mod:`course_lib.io.atomic`).
 
 Example:
     >>> import numpy as np, tempfile, pathlib
@@ -28,10 +28,11 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write_bytes
 
 __all__ = [
     "FLO_MAGIC",
@@ -62,18 +63,6 @@ def _check_file(path: Path, kind: str) -> int:
     if size == 0:
         raise FlowFormatError(f"{path}: {kind} file is empty (0 bytes)")
     return size
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _as_hw2(flow, path: Path | str) -> np.ndarray:
@@ -141,7 +130,7 @@ def write_flo(path: str | os.PathLike, flow) -> None:
     flow = _as_hw2(flow, path)
     height, width = flow.shape[:2]
     header = _FLO_TAG + np.array([width, height], "<i4").tobytes()
-    _atomic_write(path, header + np.ascontiguousarray(flow, dtype="<f4").tobytes())
+    atomic_write_bytes(path, header + np.ascontiguousarray(flow, dtype="<f4").tobytes())
 
 
 # ----------------------------------------------------------------------------------------------- KITTI 16-bit PNG
@@ -223,7 +212,7 @@ def write_kitti_flow(path: str | os.PathLike, flow, valid=None) -> None:
     ok, encoded = cv2.imencode(".png", bgr)
     if not ok:
         raise FlowFormatError(f"{path}: OpenCV could not encode the PNG")
-    _atomic_write(path, encoded.tobytes())
+    atomic_write_bytes(path, encoded.tobytes())
 
 
 def read_flow(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,34 @@
 """Models of the course book, one file per architecture (see each module for its chapter and paper)."""
 
 from .fcn import FCN, fcn8s, fcn16s, fcn32s
+from .flow_ops import forward_backward_occlusion, pad_to_multiple, unpad, warp
+from .flownet import FlowNetS, flownets
+from .pointnet import (
+    SHAPENET_PART_CATEGORIES,
+    PatchPointNet,
+    PointNetClassifier,
+    PointNetPartSegmenter,
+    TNet,
+    critical_points,
+    pointnet_cls,
+    pointnet_partseg,
+    upper_bound_shape,
+)
+from .pointnet2 import PointNet2Classifier, ball_query, farthest_point_sample, pointnet2_cls
+from .raft import RAFT, CorrPyramid, find_raft_small_weights, load_raft_weights, raft_small
 from .unet import UNet, unet
-from .upsampling import BilinearUpsample, bilinear_kernel, conv_transpose2d_by_hand
+from .upsampling import (
+    BilinearUpsample,
+    bilinear_kernel,
+    conv_output_size,
+    conv_transpose2d_as_gradient,
+    conv_transpose2d_by_hand,
+    conv_transpose_output_size,
+    coord_map,
+    insert_zeros,
+    overlap_count,
+)
+from .vgg import VGG16_WEIGHT_FILES, find_vgg16_weights, stage_ends
 
 MODELS = {"fcn32s": fcn32s, "fcn16s": fcn16s, "fcn8s": fcn8s, "unet": unet}
 
@@ -13,4 +39,14 @@ def count_parameters(model, trainable_only: bool = True) -> int:
 
 
 __all__ = ["FCN", "fcn8s", "fcn16s", "fcn32s", "UNet", "unet", "BilinearUpsample", "bilinear_kernel",
-           "conv_transpose2d_by_hand", "MODELS", "count_parameters"]
+           "conv_transpose2d_by_hand", "MODELS", "count_parameters",
+           # Chapter 6: PointNet, PointNet++
+           "SHAPENET_PART_CATEGORIES", "PatchPointNet", "PointNetClassifier", "PointNetPartSegmenter", "TNet",
+           "critical_points", "pointnet_cls", "pointnet_partseg", "upper_bound_shape", "PointNet2Classifier",
+           "ball_query", "farthest_point_sample", "pointnet2_cls",
+           # Chapter 3: transposed convolution by hand, the VGG16 backbone
+           "conv_output_size", "conv_transpose2d_as_gradient", "conv_transpose_output_size", "coord_map",
+           "insert_zeros", "overlap_count", "VGG16_WEIGHT_FILES", "find_vgg16_weights", "stage_ends",
+           # Chapter 9: optical flow
+           "FlowNetS", "flownets", "RAFT", "CorrPyramid", "find_raft_small_weights", "load_raft_weights",
+           "raft_small", "forward_backward_occlusion", "pad_to_multiple", "unpad", "warp"]

@@ -13,6 +13,7 @@ pixels of the input image.
 
 The paper's network has 38.7 M parameters; ``width`` shrinks every layer for CPU runs, and ``batch_norm`` gives the
 "FlowNetS-BN" variant of later re-implementations, which trains more easily from scratch.
+The training loss is :func:`course_lib.losses.multiscale_epe_loss`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FlowNetS", "flownets", "multiscale_epe_loss"]
+__all__ = ["FlowNetS", "flownets"]
 
 #: encoder (name, out channels at width 1, kernel, stride) as in the paper's Table of FlowNetSimple
 _ENCODER = [("conv1", 64, 7, 2), ("conv2", 128, 5, 2), ("conv3", 256, 5, 2), ("conv3_1", 256, 3, 1),
@@ -102,7 +103,7 @@ class FlowNetS(nn.Module):
         h, w = x.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
             raise ValueError(f"FlowNetS needs H and W divisible by {self.size_multiple}, got {h}x{w}; pad the input "
-                             "(course_lib.flow.pad_to_multiple)")
+                             "(course_lib.models.flow_ops.pad_to_multiple)")
         x = x * 2 - 1
         feats = {}
         for name, layer in self.encoder.items():
@@ -135,38 +136,3 @@ def flownets(*, width: float = 1.0, batch_norm: bool = False) -> FlowNetS:
         True
     """
     return FlowNetS(width=width, batch_norm=batch_norm)
-
-
-def _downsample_target(flow: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]):
-    """Area-average the flow over its valid pixels; a coarse pixel is valid when most of its area was."""
-    v = valid.float()[:, None]
-    v_small = F.adaptive_avg_pool2d(v, size)
-    f_small = F.adaptive_avg_pool2d(flow * v, size) / v_small.clamp_min(1e-6)
-    return f_small, v_small[:, 0] > 0.5
-
-
-def multiscale_epe_loss(predictions: list[torch.Tensor], flow: torch.Tensor, valid: torch.Tensor,
-                        weights: tuple[float, ...] = (1.0, 0.5, 0.25, 0.25, 0.25)) -> torch.Tensor:
-    """FlowNet's training loss: weighted mean end-point error of every scale's prediction.
-
-    The target is averaged down to each prediction's size (over its valid pixels); its values stay in pixels of the
-    input, like the predictions of :class:`FlowNetS`.
-
-    Args:
-        predictions: finest first, ``[B, 2, h_k, w_k]``.
-        flow: target ``[B, 2, H, W]``.
-        valid: ``[B, H, W]`` (bool or 0/1).
-        weights: one per prediction (extra predictions get the last weight).
-
-    Example:
-        >>> preds = [torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 2, 2)]
-        >>> float(multiscale_epe_loss(preds, torch.ones(1, 2, 16, 16), torch.ones(1, 16, 16)))  # doctest: +ELLIPSIS
-        2.12...
-    """
-    total = flow.new_zeros(())
-    for k, pred in enumerate(predictions):
-        target, mask = _downsample_target(flow, valid, tuple(pred.shape[-2:]))
-        epe = torch.linalg.vector_norm(pred.float() - target, dim=1)
-        weight = weights[min(k, len(weights) - 1)]
-        total = total + weight * (epe * mask).sum() / mask.sum().clamp_min(1)
-    return total

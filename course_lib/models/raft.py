@@ -20,11 +20,13 @@ Four parts, each a small module below:
 :func:`raft_small` builds the RAFT-small configuration with parameter names and shapes identical to
 ``torchvision.models.optical_flow.raft_small``, so a torchvision state dict found on disk loads into it unchanged
 (:func:`find_raft_small_weights`, :func:`load_raft_weights`); the computation is the same, so are the outputs.
+The training loss is :func:`course_lib.losses.sequence_loss`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -32,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["RAFT", "CorrPyramid", "Encoder", "UpdateBlock", "find_raft_small_weights", "load_raft_weights",
-           "raft_small", "sequence_loss", "TORCHVISION_RAFT_SMALL_FILES"]
+           "raft_small", "TORCHVISION_RAFT_SMALL_FILES"]
 
 #: file names of torchvision's RAFT-small weights (C+T = trained on FlyingChairs, then FlyingThings3D)
 TORCHVISION_RAFT_SMALL_FILES = ("raft_small_C_T_V2-01064c6d.pth", "raft_small_C_T_V1-ad48884c.pth")
@@ -318,7 +320,7 @@ class RAFT(nn.Module):
         b, _, h, w = x1.shape
         if h % 8 or w % 8:
             raise ValueError(f"RAFT needs H and W divisible by 8, got {h}x{w}; pad the input "
-                             "(course_lib.flow.pad_to_multiple)")
+                             "(course_lib.models.flow_ops.pad_to_multiple)")
         x1, x2 = x1 * 2 - 1, x2 * 2 - 1
         fmap1, fmap2 = self.feature_encoder(torch.cat([x1, x2], dim=0)).float().chunk(2, dim=0)
         corr = CorrPyramid(fmap1, fmap2, self.corr_levels, self.corr_radius)
@@ -404,59 +406,28 @@ def load_raft_weights(model: RAFT, path: str | os.PathLike) -> list[str]:
     return sorted(set(own) - set(state))
 
 
-def find_raft_small_weights(extra_dirs: tuple[str | os.PathLike, ...] = ()) -> Path | None:
+def find_raft_small_weights(folders: Iterable[str | os.PathLike] = ()) -> Path | None:
     """Look for torchvision's RAFT-small weights on this machine (never downloads).
 
     Searched in order: the file named by ``$COURSE_RAFT_WEIGHTS``; then ``raft_small_C_T_V2-01064c6d.pth`` or
-    ``..._V1-ad48884c.pth`` in ``extra_dirs``, in ``<data root>/weights`` and in torch's hub cache
-    (``torch.hub.get_dir()/checkpoints``, where ``raft_small(weights=...)`` of torchvision stores them).
+    ``..._V1-ad48884c.pth`` in ``folders`` (e.g. ``<data root>/weights``, passed by the caller) and in torch's hub
+    cache (``torch.hub.get_dir()/checkpoints``, where ``raft_small(weights=...)`` of torchvision stores them).
 
     Args:
-        extra_dirs: more folders to search first.
+        folders: the folders to search before torch's hub cache.
 
     Returns:
         The file, or ``None`` when there is none.
 
     Example:
-        >>> path = find_raft_small_weights()  # doctest: +SKIP
+        >>> path = find_raft_small_weights([course_lib.data_root() / "weights"])  # doctest: +SKIP
     """
-    from ..config import data_root
-
     env = os.environ.get(WEIGHTS_ENV)
     if env and Path(env).expanduser().is_file():
         return Path(env).expanduser()
-    folders = [Path(d).expanduser() for d in extra_dirs]
-    folders += [data_root() / "weights", Path(torch.hub.get_dir()) / "checkpoints"]
-    for folder in folders:
+    searched = [Path(d).expanduser() for d in folders] + [Path(torch.hub.get_dir()) / "checkpoints"]
+    for folder in searched:
         for name in TORCHVISION_RAFT_SMALL_FILES:
             if (folder / name).is_file():
                 return folder / name
     return None
-
-
-def sequence_loss(predictions: list[torch.Tensor], flow: torch.Tensor, valid: torch.Tensor, gamma: float = 0.8,
-                  max_flow: float = 400.0) -> torch.Tensor:
-    """RAFT's training loss: L1 distance of every iteration's prediction, later ones weighted more (``gamma``).
-
-    ``sum_i gamma^(N-1-i) * mean over valid pixels of |f_i - f_gt|_1``; pixels with ``|f_gt| > max_flow`` are left out.
-
-    Args:
-        predictions: the ``N`` full-resolution predictions ``[B, 2, H, W]``.
-        flow: target ``[B, 2, H, W]``.
-        valid: ``[B, H, W]``.
-        gamma: decay towards earlier iterations.
-        max_flow: pixels with longer true flow are ignored.
-
-    Example:
-        >>> p = [torch.zeros(1, 2, 4, 4)] * 2
-        >>> float(sequence_loss(p, torch.ones(1, 2, 4, 4), torch.ones(1, 4, 4), gamma=0.5))
-        1.5
-    """
-    mask = (valid > 0) & (torch.linalg.vector_norm(flow, dim=1) < max_flow)
-    mask = mask[:, None].float()
-    denom = (mask.sum() * 2).clamp_min(1)  # mean over pixels and both components
-    n = len(predictions)
-    total = flow.new_zeros(())
-    for i, pred in enumerate(predictions):
-        total = total + gamma ** (n - 1 - i) * ((pred.float() - flow).abs() * mask).sum() / denom
-    return total

@@ -7,8 +7,8 @@ of every pixel is known exactly, and so is which pixels of frame 1 disappear in 
 
 A :class:`FlowScene` renders frames ``t = 0, 1, 2, ...`` (pose of layer ``k`` at frame ``t`` = its motion applied
 ``t`` times), the flow from frame ``t`` to ``t + 1`` and the occlusion mask of frame ``t``. :func:`make_pair` and
-:func:`make_sequence` draw random scenes; :mod:`course_lib.data.flow_chairs` and :mod:`course_lib.data.kitti_flow`
-write them to disk in the FlyingChairs and KITTI formats (``write_sample``).
+:func:`make_sequence` draw random scenes; :mod:`course_lib.synthetic.chairs` and
+:mod:`course_lib.synthetic.kitti_flow` write them to disk in the FlyingChairs and KITTI formats (``write_sample``).
 
 Example:
     >>> pair = make_pair(np.random.default_rng(0), size=(64, 48))
