@@ -23,7 +23,7 @@ book: $(STAMP)
 	@echo "open _build/html/index.html"
 
 test: $(STAMP)
-	$(PY) -m pytest --nbval-lax --nbval-current-env tests notebooks
+	$(PY) -m pytest --nbval-lax --nbval-current-env --doctest-modules course_lib tests notebooks
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
