@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as D
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import autocast_dtype
 
-__all__ = ["Trainer", "TrainerConfig", "poly_schedule", "cosine_schedule", "constant_schedule", "autocast_dtype"]
+#: an epoch whose mean loss exceeds this multiple of the lowest epoch loss so far is warned about as diverging.
+DIVERGENCE_FACTOR = 100.0
+
+__all__ = ["DIVERGENCE_FACTOR", "Trainer", "TrainerConfig", "poly_schedule", "cosine_schedule", "constant_schedule",
+           "autocast_dtype"]
 
 
 def constant_schedule(progress: float) -> float:
@@ -196,8 +201,17 @@ class Trainer:
                 return False
             path = self.out_dir / "last.pt"
         state = load_checkpoint(path, map_location=self.device, require=("model", "optimizer", "epoch"))
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        theirs, ours = (state.get("meta") or {}).get("recipe"), self.config.meta.get("recipe")
+        if theirs is not None and ours is not None and theirs != ours:
+            raise CheckpointError(f"{path}: written by recipe {theirs!r}, cannot resume recipe {ours!r} from it; "
+                                  "choose another --out or drop --resume")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise CheckpointError(f"{path}: its weights (recipe {theirs!r}) do not fit this model "
+                                  f"({type(self.model).__name__}, recipe {ours!r}): {first}") from None
         if "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
         self.epoch = int(state["epoch"])
@@ -206,6 +220,16 @@ class Trainer:
         self._elapsed_before = float(state.get("elapsed", 0.0))
         self.history = list(state.get("history", []))
         return True
+
+    def _warn_if_diverging(self, loss: float) -> None:
+        """Warn when an epoch's mean loss is over ``DIVERGENCE_FACTOR`` times the lowest so far (diverging)."""
+        losses = [r["train_loss"] for r in self.history if isinstance(r.get("train_loss"), float)
+                  and r["train_loss"] > 0]
+        if losses and loss > DIVERGENCE_FACTOR * min(losses):
+            where = f" (run folder {self.out_dir})" if self.out_dir else ""
+            warnings.warn(f"training is diverging{where}: the mean loss of epoch {self.epoch} is {loss:.4g}, over "
+                          f"{DIVERGENCE_FACTOR:g} times the lowest so far ({min(losses):.4g}); lower the learning "
+                          "rate or check the data", RuntimeWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ training
     def train_one_epoch(self, total_steps: int | None, start: float) -> tuple[float, bool]:
@@ -271,6 +295,7 @@ class Trainer:
                 metrics = self.val_fn(self.model)
                 record.update({f"val_{k}": v for k, v in metrics.items()})
             record["seconds"] = time.perf_counter() - t0
+            self._warn_if_diverging(loss)
             self.history.append(record)
             monitored = record.get(self.config.monitor) if self.config.monitor else None
             if monitored is not None and self._better(monitored):

@@ -21,6 +21,7 @@ import sys
 from .checkpoint import CheckpointError
 from .config import get_device
 from .recipes import get_recipe
+from .recipes.base import data_description
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,15 +37,16 @@ def main(argv: list[str] | None = None) -> int:
         recipe = get_recipe(args.recipe)
         if args.checkpoint is None and getattr(recipe, "requires_checkpoint", True):
             raise ValueError(f"recipe {recipe.name!r} needs --checkpoint (a last.pt / best.pt of course_lib.train)")
+        root = recipe.check_data_root(args.data_root, "evaluate")  # a named folder is never replaced by a sample
         device = get_device()
         model, cfg = recipe.load_model(args.checkpoint, device)
         metrics = recipe.evaluate_splits(model, args.data_root, args.split, cfg, device=device,
                                          progress=not args.no_progress)
-    except (KeyError, ValueError, TypeError, FileNotFoundError, CheckpointError) as err:
+    except (KeyError, ValueError, TypeError, OSError, CheckpointError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
-    print(json.dumps({"recipe": recipe.name, "checkpoint": args.checkpoint, "split": args.split, **(
-        metrics if args.split != "all" else {"splits": metrics})}))
+    print(json.dumps({"recipe": recipe.name, "checkpoint": args.checkpoint, "split": args.split,
+                      "data": data_description(root), **(metrics if args.split != "all" else {"splits": metrics})}))
     return 0
 
 

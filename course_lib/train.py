@@ -19,7 +19,32 @@ import json
 import sys
 
 from . import distributed as D
+from .checkpoint import CheckpointError
 from .recipes import RECIPES, get_recipe, parse_override
+from .runlock import RunLockedError
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (``--epochs``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def positive_minutes(text: str) -> float:
+    """argparse type: a number of minutes > 0 (``--time-limit``; omit the option for no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0 (omit --time-limit for no limit), "
+                                         f"got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", nargs="?", help="recipe name (see --list)")
     p.add_argument("--data-root", help="the dataset folder, or the folder above it")
     p.add_argument("--profile", choices=["quick", "full"], help="default: $COURSE_PROFILE, else full on GPU")
-    p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
-    p.add_argument("--time-limit", type=float, metavar="MINUTES", help="stop training after this many minutes")
+    p.add_argument("--epochs", type=positive_int, help="override the profile's number of epochs (>= 1)")
+    p.add_argument("--time-limit", type=positive_minutes, metavar="MINUTES",
+                   help="stop training after this many minutes (> 0)")
     p.add_argument("--out", help="output folder for checkpoints and history.json (default "
                    "$COURSE_WORK_DIR/RECIPE)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -51,17 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipe = get_recipe(args.recipe)
         overrides = dict(parse_override(o) for o in args.overrides)
+        recipe.check_data_root(args.data_root, "train")  # a named folder is never replaced by a sample
         device = D.init_distributed()
         result = recipe.train(args.data_root, profile=args.profile, overrides=overrides, epochs=args.epochs,
                               time_limit=args.time_limit, out_dir=args.out, device=device, resume=args.resume,
                               progress=not args.no_progress)
-    except (KeyError, ValueError, TypeError, FileNotFoundError) as err:
+    except (KeyError, ValueError, TypeError, OSError, CheckpointError, RunLockedError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
     summary = {
         "recipe": recipe.name,
         "profile": result.config.profile,
         "data_root": str(result.data_root),
+        "data": result.data,
         "epochs": len(result.history),
         "seconds": round(result.seconds, 1),
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,

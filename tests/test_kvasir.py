@@ -21,7 +21,7 @@ from course_lib.data.registry import SAMPLE_MARKER, find_root
 from course_lib.data.transforms import KvasirTransforms
 from course_lib.datasets import locate
 from course_lib.io.boxes import read_bboxes
-from course_lib.io.images import read_binary_mask
+from course_lib.io.images import MaskWarning, read_binary_mask
 from course_lib.recipes import get_recipe
 from course_lib.synthetic import kvasir as synthetic_kvasir
 
@@ -68,9 +68,10 @@ def test_read_mask_thresholds_at_128(tmp_path):
     grey = np.array([[0, 100, 127, 128, 200, 255]], np.uint8)
     rgb = np.repeat(grey[..., None], 3, axis=2)
     Image.fromarray(rgb, "RGB").save(tmp_path / "m.png")  # lossless: the values stay exactly as written
-    assert read_binary_mask(tmp_path / "m.png").tolist() == [[0, 0, 0, 1, 1, 1]]
-    assert read_binary_mask(tmp_path / "m.png", threshold=129).tolist() == [[0, 0, 0, 0, 1, 1]]
-    assert read_binary_mask(tmp_path / "m.png", threshold=100).tolist() == [[0, 1, 1, 1, 1, 1]]
+    with pytest.warns(MaskWarning, match="m.png"):  # four of six pixels are grey: thresholded, and said
+        assert read_binary_mask(tmp_path / "m.png").tolist() == [[0, 0, 0, 1, 1, 1]]
+        assert read_binary_mask(tmp_path / "m.png", threshold=129).tolist() == [[0, 0, 0, 0, 1, 1]]
+        assert read_binary_mask(tmp_path / "m.png", threshold=100).tolist() == [[0, 1, 1, 1, 1, 1]]
 
 
 def test_dataset_items(sample):
@@ -231,7 +232,7 @@ def test_locate_prefers_real_data_and_falls_back_to_the_sample(sample, tmp_path,
     assert is_sample and folder == work / "samples" / "kvasir" / "Kvasir-SEG"
     assert not data_root.exists()  # nothing is written inside a data root
     with pytest.raises(FileNotFoundError, match="kvasir"):
-        locate("kvasir", tmp_path / "nothing", "full", verbose=False, work=work)
+        locate("kvasir", tmp_path / "nothing", "full", verbose=False, work=work, download=False)
     real = data_root / "kvasir-seg"
     shutil.copytree(sample, real)
     (real / "Kvasir-SEG" / SAMPLE_MARKER).unlink()  # looks like a real download now

@@ -59,7 +59,8 @@ def test_image_and_mask_sizes_agree(pairs):
         with Image.open(image_path) as image, Image.open(mask_path) as mask:  # headers only: fast
             assert image.size == mask.size, f"{mask_path}: {mask.size} vs image {image.size}"
             sizes.add(image.size)
-    assert len(sizes) > 1  # Kvasir-SEG images come in many sizes
+    if len(pairs) >= 50:  # Kvasir-SEG images come in many sizes (a folder of a few files may hold one size)
+        assert len(sizes) > 1
 
 
 @pytest.fixture(scope="module")

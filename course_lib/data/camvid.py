@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .common import PairedSegmentationDataset, dataset_folder
 from .registry import CAMVID_CLASSES, CAMVID_PALETTE, get
+from .splits import check_inside, read_list_lines
 
 __all__ = ["CAMVID_CLASSES", "CAMVID_PALETTE", "CamVid", "IGNORE_INDEX", "SPLITS", "parse_list_file"]
 
@@ -54,13 +55,13 @@ def parse_list_file(list_file: str | os.PathLike, root: str | os.PathLike) -> li
     """
     root = Path(root)
     items = []
-    lines = Path(list_file).read_text(encoding="utf-8").splitlines()
-    for number, line in ((n, text.strip()) for n, text in enumerate(lines, start=1) if text.strip()):
+    for number, line in read_list_lines(list_file, "CamVid list file"):
         fields = line.split()
         if len(fields) != 2:
             raise ValueError(f"{list_file}:{number}: expected '<image> <label>', got {line!r}")
         pair = []
         for field in fields:
+            check_inside(field, f"{list_file}:{number}", allow_absolute=True)  # re-rooted below
             parts = [p for p in field.replace("\\", "/").split("/") if p]
             if len(parts) < 2:
                 raise ValueError(f"{list_file}:{number}: path {field!r} lacks its folder (e.g. train/X.png)")

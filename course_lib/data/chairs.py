@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .flow import FlowItem, FlowPairDataset
 from .registry import find_root
+from .splits import read_list_lines
 
 __all__ = ["FlyingChairs", "SPLITS", "SPLIT_LISTS", "read_split_list"]
 
@@ -58,8 +59,7 @@ def read_split_list(path: str | os.PathLike) -> list[int]:
         [1, 1, 2]
     """
     values = []
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    for number, line in ((n, text.strip()) for n, text in enumerate(lines, start=1) if text.strip()):
+    for number, line in read_list_lines(path, "FlyingChairs split list"):
         if line not in ("1", "2"):
             raise ValueError(f"{path}:{number}: expected 1 (train) or 2 (validation), got {line!r}")
         values.append(int(line))

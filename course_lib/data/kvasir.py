@@ -43,10 +43,10 @@ import numpy as np
 from PIL import Image
 
 from ..io.boxes import read_bboxes
-from ..io.images import check_same_size, read_binary_mask, read_rgb
+from ..io.images import check_same_size, image_size, read_binary_mask, read_rgb
 from .common import PairedSegmentationDataset, dataset_folder
 from .registry import KVASIR_CLASSES, KVASIR_PALETTE, get
-from .splits import permuted_holdout, read_id_list
+from .splits import check_inside, permuted_holdout, read_id_list
 from .transforms import KvasirTransforms
 
 __all__ = [
@@ -148,6 +148,7 @@ def _read_id_list(path: Path) -> list[str]:
             continue
         if len(line.split()) != 1:
             raise ValueError(f"{path}: entry {number} ({line!r}): expected one id per line")
+        check_inside(line, f"{path}: entry {number}")
         name = Path(line.replace("\\", "/")).name
         stem = Path(name).stem if Path(name).suffix.lower() in IMAGE_SUFFIXES else name
         if stem in seen:
@@ -305,10 +306,10 @@ class KvasirSEG(PairedSegmentationDataset):
         image = read_rgb(image_path)
         factor = max(1, min(image.size) // self.decode_size) if self.decode_size else 1
         if factor > 1:
-            with Image.open(mask_path) as header:  # compare the sizes as stored, before shrinking
-                if header.size != image.size:
-                    raise ValueError(f"{mask_path}: mask is {header.width}x{header.height} (WxH) but its image "
-                                     f"{image_path} is {image.width}x{image.height}")
+            stored = image_size(mask_path, "mask")  # compare the sizes as stored, before shrinking
+            if stored != image.size:
+                raise ValueError(f"{mask_path}: mask is {stored[0]}x{stored[1]} (WxH) but its image "
+                                 f"{image_path} is {image.width}x{image.height}")
             image = image.reduce(factor)
         mask = read_binary_mask(mask_path, reduce=factor)
         check_same_size(image, mask, image_path, mask_path)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..io.points import read_point_h5
 from .registry import MODELNET40_CLASSES
+from .splits import check_inside, read_list_lines
 
 __all__ = [
     "FORMS", "FORM_FOLDERS", "MODELNET10_CLASSES", "MODELNET40_TRAIN_COUNTS", "SPLITS", "UP_AXIS", "FormReader",
@@ -137,9 +138,7 @@ class ShapeRecord:
 
 
 def _read_names(path: Path) -> tuple[str, ...]:
-    names = tuple(ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip())
-    if not names:
-        raise ValueError(f"{path}: class list is empty")
+    names = tuple(line for _, line in read_list_lines(path, "class list"))
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: class list names a class twice")
     return names
@@ -240,14 +239,13 @@ class FormReader:
             list_file = self.folder / f"modelnet40_{official}.txt"
         names: list[tuple[str, str]] = []  # (shape id, where it was listed)
         if list_file.is_file():
-            for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), start=1):
-                if line.strip():
-                    names.append((line.strip(), f"{list_file}:{number}"))
+            for number, line in read_list_lines(list_file, "split list"):
+                names.append((check_inside(line, f"{list_file}:{number}"), f"{list_file}:{number}"))
         else:  # no split lists: every shape named in filelist.txt (or present), split by the official counts
             filelist = self.folder / "filelist.txt"
             if filelist.is_file():
-                lines = filelist.read_text(encoding="utf-8").splitlines()
-                all_ids = [(Path(ln.strip()).stem, f"{filelist}:{i}") for i, ln in enumerate(lines, 1) if ln.strip()]
+                all_ids = [(Path(check_inside(ln, f"{filelist}:{i}")).stem, f"{filelist}:{i}")
+                           for i, ln in read_list_lines(filelist, "file list")]
             else:
                 all_ids = [(p.stem, str(p)) for p in sorted(self.folder.glob("*/*.txt")) if p.parent != self.folder]
             for name, where in all_ids:
@@ -276,7 +274,7 @@ class FormReader:
     def _scan_h5(self, official: str) -> list[ShapeRecord]:
         list_file = self.folder / f"{official}_files.txt"
         if list_file.is_file():
-            listed = [ln.strip() for ln in list_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            listed = [line for _, line in read_list_lines(list_file, "HDF5 file list")]
             files = [self.folder / Path(p.replace("\\", "/")).name for p in listed]  # re-rooted by file name
         else:
             files = sorted(self.folder.glob(f"ply_data_{official}*.h5"))

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["hashed_holdout", "holdout_count", "permuted_holdout", "read_id_list", "stratified_holdout"]
+__all__ = ["check_inside", "hashed_holdout", "holdout_count", "permuted_holdout", "read_id_list", "read_list_lines",
+           "stratified_holdout"]
 
 
 def holdout_count(n: int, fraction: float) -> int:
@@ -85,6 +86,51 @@ def stratified_holdout(names: Sequence[str], labels: Sequence[Hashable], fractio
     return held
 
 
+def read_list_lines(path: str | os.PathLike, what: str = "list file") -> list[tuple[int, str]]:
+    """``(line number, stripped text)`` of the non-blank lines of a text list file; the one reader of list files.
+
+    Raises:
+        FileNotFoundError: the file is missing.
+        ValueError: the file is a folder, unreadable, not UTF-8 text, or empty; the message names it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: {what} is a folder, expected a text file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} is missing")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: {what} is not UTF-8 text (byte {err.start}: {err.reason})") from None
+    except OSError as err:
+        raise ValueError(f"{path}: {what} cannot be read ({err.strerror or err})") from None
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        raise ValueError(f"{path}: {what} is empty")
+    return lines
+
+
+def check_inside(name: str, where: str, allow_absolute: bool = False) -> str:
+    """Refuse a path from a list file that climbs out of the dataset folder with ``..`` (or is absolute).
+
+    Args:
+        name: the path as listed.
+        where: ``file:line`` for the message.
+        allow_absolute: accept absolute paths (lists such as SegNet's CamVid ones name the authors' machine and
+            are re-rooted by the reader).
+
+    Example:
+        >>> check_inside("train/a.png", "train.txt:1")
+        'train/a.png'
+    """
+    parts = name.replace("\\", "/").split("/")
+    absolute = name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":")
+    if (absolute and not allow_absolute) or ".." in parts:
+        raise ValueError(f"{where}: path {name!r} leaves the dataset folder (absolute or '..'); list files name "
+                         "files inside the dataset")
+    return name
+
+
 def read_id_list(path: str | os.PathLike, what: str = "split list") -> list[str]:
     """The non-blank, stripped lines of a list file; duplicates and non-UTF-8 bytes are errors naming the file.
 
@@ -92,16 +138,7 @@ def read_id_list(path: str | os.PathLike, what: str = "split list") -> list[str]
         FileNotFoundError: the file is missing.
         ValueError: the file is not UTF-8 text, is empty, or names an id twice.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: {what} is missing")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: {what} is not UTF-8 text (byte {err.start}: {err.reason})") from None
-    ids = [line.strip() for line in text.splitlines() if line.strip()]
-    if not ids:
-        raise ValueError(f"{path}: {what} is empty")
+    ids = [line for _, line in read_list_lines(path, what)]
     seen: set[str] = set()
     dupes = [i for i in ids if i in seen or seen.add(i)]
     if dupes:

@@ -25,7 +25,7 @@ import os
 
 from .common import PairedSegmentationDataset, dataset_folder
 from .registry import VOC_CLASSES, VOC_PALETTE, get
-from .splits import read_id_list
+from .splits import check_inside, read_id_list
 
 __all__ = ["IGNORE_INDEX", "SPLITS", "VOCSegmentation", "VOC_CLASSES", "VOC_PALETTE"]
 
@@ -64,7 +64,8 @@ class VOCSegmentation(PairedSegmentationDataset):
         if not list_file.is_file():
             present = sorted(p.name for p in list_file.parent.glob("*.txt"))
             raise FileNotFoundError(f"{list_file}: list file of split {split!r} is missing (present: {present})")
-        ids = [line.split()[0] for line in read_id_list(list_file, f"list file of split {split!r}")]
+        ids = [check_inside(line.split()[0], f"{list_file}: id {line.split()[0]!r}")
+               for line in read_id_list(list_file, f"list file of split {split!r}")]
         items = [(folder / "JPEGImages" / f"{i}.jpg", folder / "SegmentationClass" / f"{i}.png") for i in ids]
         self.ids = ids[:max_items] if max_items else ids
         super().__init__(folder, split, items, transforms, max_items)

@@ -10,14 +10,19 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "TEMP_SUFFIX"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "remove_stale_temps", "TEMP_SUFFIX"]
 
 #: suffix of the temporary files; a crash may leave ``.<name>.<random>.tmp`` files, which are safe to delete.
 TEMP_SUFFIX = ".tmp"
+
+#: when this process started using this module: temporary files older than this are left over from a crash.
+_PROCESS_START = time.time()
 
 
 @contextlib.contextmanager
@@ -66,3 +71,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_write(path, "w") as fh:
         fh.write(text)
     return Path(path)
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of ``path`` (``.<name>.*.tmp`` beside it) left by a crashed earlier process.
+
+    Only files last modified before this process imported the module are removed, so a write in progress in this
+    process is never touched. Returns the removed files.
+
+    Example:
+        >>> d = Path(tempfile.mkdtemp()); old = d / ".last.pt.abc.tmp"; _ = old.write_bytes(b"half")
+        >>> os.utime(old, (0, 0)); [p.name for p in remove_stale_temps(d / "last.pt")]
+        ['.last.pt.abc.tmp']
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_SUFFIX}"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < _PROCESS_START:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:
+            continue
+    return removed

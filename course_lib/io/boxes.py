@@ -34,7 +34,7 @@ def read_bboxes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object keyed by image id, got {type(data).__name__}")

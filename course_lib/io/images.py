@@ -7,13 +7,26 @@ transform) and never decode a label's colours: palette PNGs are read as their in
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["check_labels", "check_same_size", "read_binary_mask", "read_label", "read_rgb", "voc_colormap"]
+__all__ = ["MaskWarning", "check_labels", "check_same_size", "image_size", "read_binary_mask", "read_label", "read_rgb",
+           "voc_colormap"]
+
+# what "binary" means for read_binary_mask: values within _NEAR of 0 or 255, at most _GREY_FRACTION of other greys,
+# and no more than _COLOUR_FRACTION of pixels whose channels differ by more than _COLOUR_SPREAD.
+_NEAR = 32
+_GREY_FRACTION = 0.01
+_COLOUR_SPREAD = 32
+_COLOUR_FRACTION = 0.01
+
+
+class MaskWarning(UserWarning):
+    """A mask that is not binary (grey levels) was thresholded; the message names the file."""
 
 
 def read_rgb(path: str | os.PathLike) -> Image.Image:
@@ -63,6 +76,11 @@ def read_binary_mask(path: str | os.PathLike, threshold: int = 128, reduce: int 
     Masks stored as JPEGs (Kvasir-SEG's are 3-channel JPEGs) carry ringing at the edges, so they are neither binary
     nor single-channel: the grey value (the channels are equal) is thresholded, ``value >= threshold`` is object.
 
+    What "binary" means here: the pixels are black or white (values within 32 of 0 or 255), except for at most 1 %
+    of grey pixels along edges (JPEG ringing), and the channels agree (grey). A colour picture (more than 1 % of
+    pixels whose channels differ by more than 32) is refused; a grey-level mask (more grey pixels) is thresholded
+    with a :class:`MaskWarning` naming the file.
+
     Args:
         path: the mask file.
         threshold: grey level from which a pixel is object (128: halfway between black and white).
@@ -70,7 +88,8 @@ def read_binary_mask(path: str | os.PathLike, threshold: int = 128, reduce: int 
 
     Raises:
         FileNotFoundError: the file is missing.
-        ValueError: the file is empty, truncated, not an image or of an unexpected mode; the message names it.
+        ValueError: the file is empty, truncated, not an image, of an unexpected mode, or a colour picture; the
+            message names it.
 
     Example:
         >>> mask = read_binary_mask("Kvasir-SEG/masks/cju0qkwl35piu0993l0dewei2.jpg")  # doctest: +SKIP
@@ -82,7 +101,20 @@ def read_binary_mask(path: str | os.PathLike, threshold: int = 128, reduce: int 
         raise ValueError(f"{path}: mask has PIL mode {img.mode!r}; expected an 8-bit grey or RGB image")
     if not 0 < threshold <= 255:
         raise ValueError(f"threshold must be in 1..255, got {threshold}")
+    if img.mode in ("RGB", "RGBA", "P"):
+        rgb = np.asarray(img.convert("RGB"), dtype=np.int16)
+        coloured = float(((rgb.max(axis=2) - rgb.min(axis=2)) > _COLOUR_SPREAD).mean())
+        if coloured > _COLOUR_FRACTION:
+            raise ValueError(f"{path}: not a binary mask: {coloured:.0%} of its pixels are coloured (channels differ "
+                             f"by more than {_COLOUR_SPREAD}); a mask is black and white, with at most a few grey "
+                             "pixels near edges from JPEG compression. Is a photograph in the masks folder?")
     grey = img.convert("L")
+    values = np.asarray(grey, dtype=np.uint8)
+    between = float(((values > _NEAR) & (values < 255 - _NEAR)).mean())
+    if between > _GREY_FRACTION:
+        warnings.warn(f"{path}: not a binary mask: {between:.1%} of its pixels are grey levels between {_NEAR} and "
+                      f"{255 - _NEAR} (more than JPEG ringing makes); thresholded at {threshold}", MaskWarning,
+                      stacklevel=2)
     if reduce > 1:
         grey = grey.reduce(int(reduce))
     return (np.asarray(grey, dtype=np.uint8) >= threshold).astype(np.uint8)
@@ -99,9 +131,32 @@ def _open(path: str | os.PathLike, kind: str) -> Image.Image:
         img.load()
     except UnidentifiedImageError as err:
         raise ValueError(f"{path}: {kind} file is not a readable image ({err})") from err
-    except (OSError, SyntaxError, ValueError) as err:
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path}: {kind} file is too large to decode safely (decompression bomb? {err})") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ValueError(f"{path}: {kind} file is truncated or corrupt ({err})") from err
     return img
+
+
+def image_size(path: str | os.PathLike, kind: str = "image") -> tuple[int, int]:
+    """``(width, height)`` from an image file's header, without decoding it; errors name the file.
+
+    Raises:
+        FileNotFoundError: the file is missing.
+        ValueError: the file is empty, not an image, or too large to decode safely.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {kind} file is missing")
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except UnidentifiedImageError as err:
+        raise ValueError(f"{path}: {kind} file is not a readable image ({err})") from err
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path}: {kind} file is too large to decode safely (decompression bomb? {err})") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ValueError(f"{path}: {kind} file is truncated or corrupt ({err})") from err
 
 
 def check_same_size(image: Image.Image, mask: np.ndarray, image_path: Path, mask_path: Path) -> None:

@@ -40,7 +40,8 @@ def read_nifti(path: str | os.PathLike, what: str = "volume", integer: bool = Fa
 
     Raises:
         FileNotFoundError: the file is missing.
-        ValueError: the file is empty, truncated, not NIfTI, not 3-D, or (``integer``) holds non-integer values.
+        ValueError: the file is empty, truncated, not NIfTI, not 3-D, holds NaN/inf, or (``integer``) holds
+            non-integer values.
 
     Example:
         >>> array, affine = read_nifti("BraTS2021_00000_flair.nii.gz")  # doctest: +SKIP
@@ -62,6 +63,10 @@ def read_nifti(path: str | os.PathLike, what: str = "volume", integer: bool = Fa
         data = data[..., 0]
     if data.ndim != 3:
         raise ValueError(f"{path}: {what} has shape {data.shape}, expected a 3-D volume")
+    if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
+        count = int((~np.isfinite(data)).sum())
+        raise ValueError(f"{path}: {what} holds {count} NaN or infinite voxel(s) (or values beyond the float32 "
+                         "range); a volume must be finite")
     if integer:
         if not np.issubdtype(data.dtype, np.integer):
             rounded = np.rint(data)

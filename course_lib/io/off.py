@@ -17,8 +17,9 @@ The real ModelNet files have quirks that :func:`read_off` accepts:
   normals), which are ignored.
 
 Anything else wrong (a missing header, counts that are not integers, a file that ends before all declared
-vertices and faces, a face naming a vertex that does not exist) raises :class:`OFFError` with the file name and
-the line number.
+vertices and faces, a face naming a vertex that does not exist, a coordinate that is NaN/inf or beyond the float32
+range) raises :class:`OFFError` with the file name and the line number. Lines after the declared faces and extra
+columns on the vertex lines of a plain ``OFF`` file are ignored with an :class:`OFFWarning` naming the file.
 
 Example:
     >>> mesh = read_off("ModelNet40/bathtub/train/bathtub_0001.off")  # doctest: +SKIP
@@ -30,12 +31,15 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Mesh", "OFFError", "read_off", "write_off", "triangulate"]
+__all__ = ["Mesh", "OFFError", "OFFWarning", "read_off", "write_off", "triangulate"]
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _HEADER = re.compile(r"^(C?N?OFF)(.*)$")
 
@@ -152,7 +156,7 @@ def read_off(path: str | os.PathLike) -> Mesh:
         last = lines[-1][0]
         raise OFFError(f"{path}:{last}: truncated: the header at line {number} declares {num_vertices} vertices "
                        f"and {num_faces} faces, but the file ends after {len(vertex_lines)} vertices")
-    vertices = _parse_vertices(path, vertex_lines)
+    vertices, wide = _parse_vertices(path, vertex_lines)
     pos += num_vertices
 
     # ---- faces
@@ -162,23 +166,41 @@ def read_off(path: str | os.PathLike) -> Mesh:
         raise OFFError(f"{path}:{last}: truncated: the header at line {number} declares {num_faces} faces, "
                        f"but the file ends after {len(face_lines)} of them")
     faces = _parse_faces(path, face_lines, num_vertices)
+    extra = lines[pos + num_faces:]
+    if extra:
+        warnings.warn(f"{path}:{extra[0][0]}: {len(extra)} line(s) after the {num_vertices} vertices and {num_faces} "
+                      f"faces declared at line {number} are ignored (is the header's count wrong?)", OFFWarning,
+                      stacklevel=2)
+    if match.group(1) == "OFF" and wide is not None:
+        warnings.warn(f"{path}:{wide[0]}: vertex line holds {len(wide[1].split())} numbers, 3 expected for a plain "
+                      "'OFF' file; the extra columns are ignored", OFFWarning, stacklevel=2)
     return Mesh(vertices=vertices, faces=faces, num_polygons=num_faces, source=path)
 
 
-def _parse_vertices(path: Path, vertex_lines: list[tuple[int, str]]) -> np.ndarray:
+class OFFWarning(UserWarning):
+    """An OFF file holds more than its header declares (lines or columns); the extra is ignored, and said."""
+
+
+
+def _parse_vertices(path: Path, vertex_lines: list[tuple[int, str]]
+                    ) -> tuple[np.ndarray, tuple[int, str] | None]:
+    """The ``[V, 3]`` coordinates, and the first line holding more than 3 numbers (or ``None``)."""
     if not vertex_lines:
-        return np.zeros((0, 3), np.float64)
+        return np.zeros((0, 3), np.float64), None
     try:  # fast path: every line holds exactly x y z
         flat = np.array(" ".join(text for _, text in vertex_lines).split(), dtype=np.float64)
         if flat.size == 3 * len(vertex_lines):
             vertices = flat.reshape(-1, 3)
-            if np.isfinite(vertices).all():
-                return vertices
+            if np.isfinite(vertices).all() and (np.abs(vertices) <= _FLOAT32_MAX).all():
+                return vertices, None
     except ValueError:
         pass
     vertices = np.empty((len(vertex_lines), 3), np.float64)  # slow path: find the bad line, allow extra columns
+    wide = None
     for i, (number, text) in enumerate(vertex_lines):
         fields = text.split()
+        if len(fields) > 3 and wide is None:
+            wide = (number, text)
         if len(fields) < 3:
             raise OFFError(f"{path}:{number}: vertex {i} needs 3 coordinates, found {text!r}")
         try:
@@ -187,7 +209,10 @@ def _parse_vertices(path: Path, vertex_lines: list[tuple[int, str]]) -> np.ndarr
             raise OFFError(f"{path}:{number}: vertex {i} is not numeric: {text!r}") from None
         if not np.isfinite(vertices[i]).all():
             raise OFFError(f"{path}:{number}: vertex {i} is not finite: {text!r}")
-    return vertices
+        if (np.abs(vertices[i]) > _FLOAT32_MAX).any():
+            raise OFFError(f"{path}:{number}: vertex {i} has a coordinate beyond the float32 range "
+                           f"(|x| > {_FLOAT32_MAX:.3g}), which would become infinite: {text[:60]!r}")
+    return vertices, wide
 
 
 def _parse_faces(path: Path, face_lines: list[tuple[int, str]], num_vertices: int) -> np.ndarray:

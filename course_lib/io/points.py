@@ -27,6 +27,8 @@ import numpy as np
 
 __all__ = ["read_point_h5", "read_point_txt", "write_point_h5", "write_point_txt"]
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def read_point_txt(path: str | os.PathLike) -> np.ndarray:
     """Read a ``modelnet40_normal_resampled`` file: comma-separated ``x,y,z,nx,ny,nz`` rows, no header.
@@ -39,7 +41,8 @@ def read_point_txt(path: str | os.PathLike) -> np.ndarray:
 
     Raises:
         FileNotFoundError: the file is missing.
-        ValueError: empty file, ragged rows or non-numbers; the message names the file (and the line).
+        ValueError: empty or truncated file, ragged rows, non-numbers, NaN/inf or values beyond float32; the
+            message names the file (and the line).
 
     Example:
         >>> cloud = read_point_txt("modelnet40_normal_resampled/cup/cup_0075.txt")  # doctest: +SKIP
@@ -51,26 +54,34 @@ def read_point_txt(path: str | os.PathLike) -> np.ndarray:
     first = next((ln for ln in text.splitlines() if ln.strip()), None)
     if first is None:
         raise ValueError(f"{path}: point file is empty")
+    if not text.endswith(("\n", "\r")):
+        last = len(text.splitlines())
+        raise ValueError(f"{path}:{last}: the file ends in the middle of a line (truncated?); point files end with a "
+                         "line break")
     columns = len(first.replace(",", " ").split())
     if columns not in (3, 6):
         raise ValueError(f"{path}:1: expected 3 or 6 comma-separated columns (x,y,z[,nx,ny,nz]), found {columns}")
     try:
-        flat = np.array(text.replace(",", " ").split(), dtype=np.float32)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below with its line
+            flat = np.array(text.replace(",", " ").split(), dtype=np.float32)
     except ValueError:
         flat = None
     rows = [ln for ln in text.splitlines() if ln.strip()]
-    if flat is None or flat.size != columns * len(rows) or not np.isfinite(flat).all():
+    ragged = any(len(ln.replace(",", " ").split()) != columns for ln in rows)
+    if flat is None or ragged or flat.size != columns * len(rows) or not np.isfinite(flat).all():
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             fields = line.replace(",", " ").split()
             try:
-                ok = len(fields) == columns and all(math.isfinite(float(f)) for f in fields)
+                ok = len(fields) == columns and all(math.isfinite(float(f)) and abs(float(f)) <= _FLOAT32_MAX
+                                                    for f in fields)
             except ValueError:
                 ok = False
             if not ok:
-                raise ValueError(f"{path}:{number}: expected {columns} numbers, found {line.strip()[:60]!r} "
-                                 "(truncated or corrupt file?)")
+                raise ValueError(f"{path}:{number}: expected {columns} finite numbers (as on line 1), found "
+                                 f"{len(fields)} values {line.strip()[:60]!r} (ragged rows, NaN/inf, truncated or "
+                                 "corrupt file?)")
         raise ValueError(f"{path}: cannot be read as a {columns}-column point file")
     return flat.reshape(-1, columns)
 
@@ -112,6 +123,11 @@ def read_point_h5(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except OSError as err:
         raise ValueError(f"{path}: cannot be read as HDF5 (truncated or corrupt?): {err}") from None
     data, labels = arrays["data"], arrays["label"]
+    for key in ("data", "normal"):
+        if key in arrays and not np.isfinite(arrays[key]).all():
+            bad = np.argwhere(~np.isfinite(arrays[key]))[0].tolist()
+            raise ValueError(f"{path}: '{key}' holds NaN or infinite values (first at index {bad}, or a value beyond "
+                             "the float32 range)")
     if data.ndim != 3 or data.shape[2] != 3:
         raise ValueError(f"{path}: 'data' must be [shapes, points, 3], found shape {data.shape}")
     if len(labels) != len(data):

@@ -9,6 +9,7 @@ so a model trained either way is the same model. Hyper-parameters can be overrid
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -27,9 +28,11 @@ from ..config import get_device, get_profile, seed_everything, work_dir
 from ..data import registry
 from ..engine import Trainer, TrainerConfig, constant_schedule, cosine_schedule, poly_schedule
 from ..io.atomic import atomic_write_text
+from ..runlock import run_lock
 from .config import RecipeConfig, apply_overrides, config_from_dict, config_to_dict, parse_override
 
-__all__ = ["Recipe", "RecipeConfig", "TrainResult", "make_optimizer", "make_schedule", "parse_override", "SCHEDULES"]
+__all__ = ["Recipe", "RecipeConfig", "TrainResult", "make_optimizer", "make_schedule", "parse_override", "SCHEDULES",
+           "check_run_settings", "data_description"]
 
 SCHEDULES: dict[str, Callable[[], Callable[[float], float]]] = {
     "constant": lambda: constant_schedule,
@@ -73,6 +76,25 @@ class TrainResult:
     checkpoint: Path | None
     seconds: float
     data_root: Path
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Which data the run measured: ``{"root": ..., "synthetic": true/false}`` (for every JSON result)."""
+        return data_description(self.data_root)
+
+
+def data_description(root: str | Path) -> dict[str, Any]:
+    """``{"root": str, "synthetic": bool}``: the folder a result was computed on and whether it is a sample."""
+    return {"root": str(root), "synthetic": registry.is_sample_folder(root)}
+
+
+def check_run_settings(epochs: Any = None, time_limit: Any = None) -> None:
+    """Refuse an epoch count that is not a whole number >= 1 and a time limit that is not > 0 minutes."""
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
+                                   or not time_limit > 0 or time_limit != time_limit):
+        raise ValueError(f"the time limit must be a number of minutes > 0 (omit it for no limit), got {time_limit!r}")
 
 
 @dataclass
@@ -131,6 +153,13 @@ class Recipe:
         """The dataset's own folder from ``data_root`` (the dataset folder or one above it)."""
         return registry.find_root(self.dataset, data_root)
 
+    def check_data_root(self, data_root: str | Path, purpose: str = "train") -> Path:
+        """The data folder a command line named explicitly: it must hold the data, never replaced by a sample.
+
+        Raises ``FileNotFoundError`` naming the path and what was looked for (a mistyped ``--data-root``).
+        """
+        return registry.find_root(self.dataset, data_root)
+
     # ------------------------------------------------------------ shared logic
     def config(self, profile: str | None = None, overrides: dict[str, Any] | None = None) -> RecipeConfig:
         """The settings of ``profile`` with ``overrides`` applied (unknown keys and wrong types are errors)."""
@@ -163,7 +192,8 @@ class Recipe:
     def config_from_checkpoint(self, checkpoint: str | Path, meta: dict[str, Any]) -> RecipeConfig:
         """The settings a checkpoint was trained with (checked against this recipe's config class)."""
         if meta.get("recipe") not in (None, self.name):
-            raise ValueError(f"{checkpoint}: trained with recipe {meta.get('recipe')!r}, not {self.name!r}")
+            raise ValueError(f"{checkpoint}: trained with recipe {meta.get('recipe')!r}, cannot be evaluated as "
+                             f"recipe {self.name!r}; name the recipe it was trained with")
         stored = meta.get("config")
         if stored is None:
             return self.config()
@@ -180,7 +210,8 @@ class Recipe:
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as err:
-            raise ValueError(f"{checkpoint}: its weights do not fit the model of recipe {self.name!r}: "
+            raise ValueError(f"{checkpoint}: its weights (recipe {state.get('meta', {}).get('recipe')!r}) do not fit "
+                             f"the model of recipe {self.name!r}: "
                              f"{str(err).splitlines()[0]}") from None
         return model.to(device or get_device()).eval(), cfg
 
@@ -201,36 +232,47 @@ class Recipe:
             progress: show progress bars.
         """
         start = time.perf_counter()
+        check_run_settings(epochs, time_limit)
         cfg = self.config(profile, overrides)
         if epochs is not None:
-            cfg = dataclasses.replace(cfg, epochs=int(epochs))
-        seed_everything(cfg.seed + D.rank())
-        device = device or get_device()
-        root = self.resolve_data_root(data_root)
-        train_set = self.build_dataset(root, self.splits[0], cfg, train=True)
-        val_set = self.build_dataset(root, getattr(cfg, "val_split", None) or self.splits[1], cfg, train=False)
-        model = self.build_model(cfg)
+            cfg = dataclasses.replace(cfg, epochs=epochs)
+        check_run_settings(cfg.epochs)
         out = Path(out_dir) if out_dir is not None else work_dir() / self.name
-        optimizer = make_optimizer(model, cfg)
-        config = TrainerConfig(
-            epochs=cfg.epochs, time_limit=time_limit * 60 if time_limit else None, out_dir=out,
-            monitor=f"val_{self.monitor}", mode="max", amp=cfg.amp, grad_clip=cfg.grad_clip,
-            lr_schedule=make_schedule(cfg.schedule), val_every=cfg.val_every, progress=progress,
-            meta={"recipe": self.name, "config": config_to_dict(cfg),
-                  "backbone_source": getattr(model, "backbone_source", None)})
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(f"{out}: the output folder is a file; choose another --out")
+        # one run at a time per folder: taken before anything is read or written there, released on exit
+        with run_lock(out) if D.is_main_process() else contextlib.nullcontext():
+            seed_everything(cfg.seed + D.rank())
+            device = device or get_device()
+            root = self.resolve_data_root(data_root)
+            train_set = self.build_dataset(root, self.splits[0], cfg, train=True)
+            val_set = self.build_dataset(root, getattr(cfg, "val_split", None) or self.splits[1], cfg, train=False)
+            train_loader = self.loader(train_set, cfg, True)
+            if len(train_loader) == 0:
+                raise ValueError(f"{root}: the {self.splits[0]} split has {len(train_set)} items, fewer than one "
+                                 f"batch of batch_size={cfg.batch_size} (per process): training would take zero "
+                                 "steps; lower batch_size or raise max_items")
+            model = self.build_model(cfg)
+            optimizer = make_optimizer(model, cfg)
+            config = TrainerConfig(
+                epochs=cfg.epochs, time_limit=time_limit * 60 if time_limit else None, out_dir=out,
+                monitor=f"val_{self.monitor}", mode="max", amp=cfg.amp, grad_clip=cfg.grad_clip,
+                lr_schedule=make_schedule(cfg.schedule), val_every=cfg.val_every, progress=progress,
+                meta={"recipe": self.name, "config": config_to_dict(cfg),
+                      "backbone_source": getattr(model, "backbone_source", None)})
 
-        def validate(m: nn.Module) -> dict[str, float]:
-            return self.evaluate(m, val_set, cfg, device=device, progress=False)
+            def validate(m: nn.Module) -> dict[str, float]:
+                return self.evaluate(m, val_set, cfg, device=device, progress=False)
 
-        trainer = Trainer(model, self.build_loss(cfg, train_set), optimizer, self.loader(train_set, cfg, True),
-                          val_fn=validate, device=device, config=config)
-        history = trainer.fit(resume=resume)
-        if D.is_main_process():
-            atomic_write_text(out / "history.json", json.dumps(history, indent=1))
-        last = {k[4:]: v for k, v in history[-1].items() if k.startswith("val_")} if history else {}
-        return TrainResult(model=trainer.model, history=history, metrics=last, config=cfg,
-                           checkpoint=out / "last.pt", seconds=time.perf_counter() - start,
-                           data_root=root)
+            trainer = Trainer(model, self.build_loss(cfg, train_set), optimizer, train_loader,
+                              val_fn=validate, device=device, config=config)
+            history = trainer.fit(resume=resume)
+            if D.is_main_process():
+                atomic_write_text(out / "history.json", json.dumps(history, indent=1))
+            last = {k[4:]: v for k, v in history[-1].items() if k.startswith("val_")} if history else {}
+            return TrainResult(model=trainer.model, history=history, metrics=last, config=cfg,
+                               checkpoint=out / "last.pt", seconds=time.perf_counter() - start,
+                               data_root=root)
 
     def evaluate_splits(self, model: nn.Module, data_root: str | Path, split: str, cfg: RecipeConfig,
                         device: torch.device | None = None, progress: bool = True) -> dict[str, Any]:

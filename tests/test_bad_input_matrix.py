@@ -1,0 +1,520 @@
+"""The bad-input matrix: every reader and parser of ``course_lib`` against hostile files (issue 11).
+
+Each reader is one row of :data:`READERS`: how to read a file, how to write a good one, and the bad cases specific
+to it (wrong mode or bit depth, out-of-range labels, non-finite values, ...). Every row also gets the generic cases
+(empty, truncated, wrong format, a folder or a looping symlink in place of the file, a name that is not UTF-8).
+Each case asserts "a correct result or a named error": the reader either returns what the good file holds, or
+raises an error of the library's kinds (``ValueError``, ``OSError``, ``RuntimeError`` and their subclasses) whose
+message contains the file's name. Cases marked ``must_fail`` must raise. A new reader is one more row.
+
+The binary formats (``.flo``, KITTI PNG, OFF, NIfTI headers, checkpoints) are also fuzzed with ``hypothesis``:
+random bytes and random mutations of a good file give a correct result or a named error, never another exception.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import struct
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from course_lib.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.data.camvid import parse_list_file
+from course_lib.data.chairs import read_split_list
+from course_lib.data.splits import read_id_list
+from course_lib.io.archive import ArchiveError, safe_extract
+from course_lib.io.boxes import read_bboxes
+from course_lib.io.checksums import read_sidecar
+from course_lib.io.flow import read_flo, read_flow, read_kitti_flow, write_flo, write_kitti_flow
+from course_lib.io.images import MaskWarning, check_labels, read_binary_mask, read_label, read_rgb
+from course_lib.io.nifti import read_nifti, save_nifti
+from course_lib.io.off import read_off, write_off
+from course_lib.io.points import read_point_h5, read_point_txt, write_point_h5, write_point_txt
+
+NAMED_ERRORS = (ValueError, OSError, RuntimeError, EOFError)
+
+
+# ------------------------------------------------------------------------------------------------ good files
+def _png(path: Path, mode: str = "L") -> Path:
+    array = np.zeros((6, 8), np.uint8)
+    array[2:4, 3:6] = 1
+    Image.fromarray(array, "L").convert(mode).save(path)
+    return path
+
+
+def _mask(path: Path) -> Path:
+    array = np.zeros((16, 16, 3), np.uint8)
+    array[4:12, 4:12] = 255
+    Image.fromarray(array, "RGB").save(path)
+    return path
+
+
+def _nifti(path: Path, array: np.ndarray | None = None) -> Path:
+    array = np.arange(24, dtype=np.float32).reshape(2, 3, 4) if array is None else array
+    save_nifti(array, np.diag([-1.0, -1.0, 1.0, 1.0]), path)
+    return path
+
+
+def _off(path: Path) -> Path:
+    return write_off(path, np.eye(4, 3), [[0, 1, 2], [0, 2, 3]])
+
+
+def _points(path: Path) -> Path:
+    return write_point_txt(path, np.arange(12, dtype=np.float64).reshape(2, 6) / 10)
+
+
+def _h5(path: Path) -> Path:
+    return write_point_h5(path, np.ones((2, 5, 3), np.float32), np.array([1, 2]))
+
+
+def _flo(path: Path) -> Path:
+    write_flo(path, np.full((3, 4, 2), 0.5, np.float32))
+    return path
+
+
+def _kitti(path: Path) -> Path:
+    write_kitti_flow(path, np.full((3, 4, 2), 1.25, np.float32))
+    return path
+
+
+def _checkpoint(path: Path) -> Path:
+    return save_checkpoint({"model": {"w": torch.arange(64, dtype=torch.float32)}, "epoch": 1}, path)
+
+
+def _tar(path: Path) -> Path:
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tf:
+        data = b"hello\n" * 100
+        info = tarfile.TarInfo("folder/a.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _text(content: str) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        path.write_text(content, encoding="utf-8")
+        return path
+    return write
+
+
+def _bytes(content: bytes) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        path.write_bytes(content)
+        return path
+    return write
+
+
+# ------------------------------------------------------------------------------------------------ the table
+@dataclass
+class Reader:
+    """One row: a reader, a writer of a good file (name, writer) and the reader-specific bad cases."""
+
+    name: str
+    read: Callable[[Path], object]
+    good: tuple[str, Callable[[Path], Path]]
+    cases: dict[str, tuple[Callable[[Path], Path], bool]] = field(default_factory=dict)  # name -> (writer, must_fail)
+    generic: tuple[str, ...] = ("empty", "truncated", "wrong_format", "folder", "symlink_loop", "non_utf8_name")
+
+
+def _extract(path: Path):
+    return safe_extract(path, path.parent / "out")
+
+
+def _label_in_range(path: Path):
+    mask = read_label(path)
+    check_labels(mask, num_classes=2, ignore_index=255, path=path)
+    return mask
+
+
+def _labels_out_of_range(path: Path) -> Path:
+    Image.fromarray(np.full((4, 4), 7, np.uint8), "L").save(path)
+    return path
+
+
+def _nifti_nan(path: Path) -> Path:
+    array = np.ones((2, 3, 4), np.float32)
+    array[1, 1, 1] = np.nan
+    return _nifti(path, array)
+
+
+def _nifti_inf(path: Path) -> Path:
+    array = np.ones((2, 3, 4), np.float32)
+    array[0, 0, 0] = np.inf
+    return _nifti(path, array)
+
+
+def _nifti_2d(path: Path) -> Path:
+    return _nifti(path, np.ones((3, 4), np.float32))
+
+
+def _flo_nan(path: Path) -> Path:
+    flow = np.zeros((2, 2, 2), np.float32)
+    flow[0, 0, 0] = np.nan
+    path.write_bytes(b"PIEH" + struct.pack("<ii", 2, 2) + flow.astype("<f4").tobytes())
+    return path
+
+
+def _kitti_8bit(path: Path) -> Path:
+    Image.fromarray(np.zeros((3, 4, 3), np.uint8), "RGB").save(path)
+    return path
+
+
+def _h5_nan(path: Path) -> Path:
+    points = np.ones((1, 4, 3), np.float32)
+    points[0, 2, 1] = np.nan
+    return write_point_h5(path, points, np.array([0]))
+
+
+def _colour_photo(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), "RGB").save(path)
+    return path
+
+
+def _flipped_checkpoint(path: Path) -> Path:
+    _checkpoint(path)
+    raw = bytearray(path.read_bytes())
+    start = raw.find(struct.pack("<f", 10.0))  # inside the tensor data: the float 10.0 of arange(64)
+    assert start > 0
+    raw[start + 3] ^= 0x01
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _bomb_tar(path: Path) -> Path:
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tf:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 80 << 20  # 80 MiB of zeros compress to about 80 KB: a ratio of 1000
+        tf.addfile(info, io.BytesIO(bytes(info.size)))
+    return path
+
+
+READERS = [
+    Reader("io.images.read_rgb", read_rgb, ("a.png", lambda p: _png(p, "RGB"))),
+    Reader("io.images.read_label", _label_in_range, ("a.png", _png), {
+        "wrong_mode_rgb": (lambda p: _png(p, "RGB"), True),
+        "out_of_range_labels": (_labels_out_of_range, True),
+    }),
+    Reader("io.images.read_binary_mask", read_binary_mask, ("m.png", _mask), {
+        "colour_photograph": (_colour_photo, True),
+    }),
+    Reader("io.nifti.read_nifti", read_nifti, ("v.nii.gz", _nifti), {
+        "nan_voxel": (_nifti_nan, True),
+        "inf_voxel": (_nifti_inf, True),
+        "not_3d": (_nifti_2d, True),
+        "gzip_of_garbage": (lambda p: _bytes(gzip.compress(b"not nifti" * 50))(p), True),
+    }),
+    Reader("io.off.read_off", read_off, ("m.off", _off), {
+        "nan_coordinate": (_text("OFF\n3 1 0\n0 0 0\nnan 1 0\n0 1 0\n3 0 1 2\n"), True),
+        "float32_overflow": (_text("OFF\n3 1 0\n0 0 0\n1e39 1 0\n0 1 0\n3 0 1 2\n"), True),
+        "face_out_of_range": (_text("OFF\n3 1 0\n0 0 0\n1 1 0\n0 1 0\n3 0 1 7\n"), True),
+        "fewer_faces_than_declared": (_text("OFF\n3 2 0\n0 0 0\n1 1 0\n0 1 0\n3 0 1 2\n"), True),
+    }),
+    Reader("io.points.read_point_txt", read_point_txt, ("c.txt", _points), {
+        "ragged_rows_6_7_5": (_text("1,2,3,4,5,6\n1,2,3,4,5,6,7\n1,2,3,4,5\n"), True),
+        "nan_value": (_text("1,2,3,4,5,6\n1,nan,3,4,5,6\n"), True),
+        "inf_value": (_text("1,2,3\ninf,2,3\n"), True),
+        "float32_overflow": (_text("1,2,3\n1e39,2,3\n"), True),
+        "four_columns": (_text("1,2,3,4\n"), True),
+    }),
+    Reader("io.points.read_point_h5", read_point_h5, ("p.h5", _h5), {"nan_point": (_h5_nan, True)}),
+    Reader("io.flow.read_flo", read_flow, ("f.flo", _flo), {
+        "impossible_size": (_bytes(b"PIEH" + struct.pack("<ii", -1, 5)), True),
+        "trailing_bytes": (lambda p: _bytes(_flo(p).read_bytes() + b"xx")(p), True),
+    }),
+    Reader("io.flow.read_kitti_flow", read_kitti_flow, ("k.png", _kitti), {
+        "eight_bit_png": (_kitti_8bit, True),
+    }),
+    Reader("io.boxes.read_bboxes", read_bboxes, ("b.json", _text(json.dumps({}))), {
+        "not_an_object": (_text("[1, 2]"), True),
+    }, generic=("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")),
+    Reader("io.archive.safe_extract", _extract, ("a.tar.gz", _tar), {
+        "decompression_bomb": (_bomb_tar, True),
+    }),
+    Reader("checkpoint.load_checkpoint", load_checkpoint, ("last.pt", _checkpoint), {
+        "flipped_tensor_bytes": (_flipped_checkpoint, True),
+    }),
+    Reader("data.splits.read_id_list", read_id_list, ("train.txt", _text("a\nb\n")), {
+        "non_utf8_content": (_bytes(b"a\n\xff\xfe\n"), True),
+        "duplicate_ids": (_text("a\na\n"), True),
+    }, generic=("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")),
+    Reader("data.chairs.read_split_list", read_split_list, ("FlyingChairs_train_val.txt", _text("1\n2\n1\n")), {
+        "non_utf8_content": (_bytes(b"1\n\xff\n"), True),
+        "out_of_range_value": (_text("1\n3\n"), True),
+    }, generic=("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")),
+    Reader("data.camvid.parse_list_file", lambda p: parse_list_file(p, p.parent),
+           ("train.txt", _text("/SegNet/CamVid/train/a.png /SegNet/CamVid/trainannot/a.png\n")), {
+        "non_utf8_content": (_bytes(b"train/a.png trainannot/\xff.png\n"), True),
+        "climbs_out_with_dotdot": (_text("train/../../../etc/passwd trainannot/a.png\n"), True),
+        "one_path_per_line": (_text("train/a.png\n"), True),
+    }, generic=("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")),
+    Reader("io.checksums.read_sidecar", read_sidecar, ("a.zip.sha256", _text("ab" * 32 + "  a.zip\n")), {
+        "not_a_sha256": (_text("1234  a.zip\n"), True),
+    }, generic=("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")),
+]
+
+try:  # the scoring command's list reader (python -m course_lib.score), where the package is present
+    from course_lib.score.common import read_ids
+except ImportError:  # pragma: no cover - before the scoring command landed
+    read_ids = None
+if read_ids is not None:
+    READERS.append(Reader("score.common.read_ids", read_ids, ("val.txt", _text("a.png\nb\n")), {
+        "non_utf8_content": (_bytes(b"a\n\xff\n"), True),
+        "duplicate_ids": (_text("a\na.png\n"), False),
+    }, generic=("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")))
+
+
+def _generic(case: str, reader: Reader, tmp: Path) -> tuple[Path, bool]:
+    """Write the generic ``case`` for ``reader`` into ``tmp``; return (path, must_fail)."""
+    name, write = reader.good
+    path = tmp / name
+    if case == "empty":
+        path.write_bytes(b"")
+        return path, True
+    if case == "truncated":
+        data = write(tmp / f"full-{name}").read_bytes()
+        cut = len(data) // 2
+        if data[cut - 1:cut] == b"\n":  # a headerless text file cut at a line break is a valid shorter file
+            cut -= 1
+        path.write_bytes(data[:cut])
+        return path, True
+    if case == "wrong_format":
+        path.write_bytes(b"\x00\x01 this is not the format at all \xff" * 3)
+        return path, True
+    if case == "folder":
+        path.mkdir()
+        return path, True
+    if case == "symlink_loop":
+        path.symlink_to(path.name)
+        return path, True
+    if case == "non_utf8_name":
+        weird = tmp / (os.fsdecode(b"\xff\xfe-") + name)
+        try:
+            write(weird)
+        except (OSError, UnicodeEncodeError):
+            pytest.skip("this file system refuses non-UTF-8 names")
+        return weird, False
+    raise AssertionError(case)
+
+
+def _cases():
+    for reader in READERS:
+        for case in reader.generic:
+            yield pytest.param(reader, case, None, id=f"{reader.name}-{case}")
+        for case, (write, must_fail) in reader.cases.items():
+            yield pytest.param(reader, case, (write, must_fail), id=f"{reader.name}-{case}")
+
+
+def assert_named(read: Callable, path: Path, must_fail: bool) -> object | None:
+    """Run ``read(path)``: a result (only when not ``must_fail``) or a named error of the library's kinds."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MaskWarning)
+            result = read(path)
+    except NAMED_ERRORS as err:
+        assert path.name in str(err), f"the error does not name the file {path.name!r}: {err}"
+        return None
+    assert not must_fail, f"{path.name}: read without an error, returned {type(result).__name__}"
+    return result
+
+
+@pytest.mark.parametrize(("reader", "case", "specific"), list(_cases()))
+def test_bad_input(reader, case, specific, tmp_path):
+    if specific is None:
+        path, must_fail = _generic(case, reader, tmp_path)
+    else:
+        write, must_fail = specific
+        path = write(tmp_path / reader.good[0])
+    result = assert_named(reader.read, path, must_fail)
+    if case == "non_utf8_name" and result is not None:  # a good file under an odd name reads as the good file
+        good = reader.read(reader.good[1](tmp_path / f"good-{reader.good[0]}"))
+        if isinstance(good, np.ndarray):
+            np.testing.assert_array_equal(np.asarray(result), good)
+
+
+@pytest.mark.parametrize("reader", READERS, ids=[r.name for r in READERS])
+def test_good_file_reads(reader, tmp_path):
+    """The control: each row's good file is read without an error (else the matrix proves nothing)."""
+    assert reader.read(reader.good[1](tmp_path / reader.good[0])) is not None
+
+
+def test_the_matrix_covers_every_reader_module():
+    """Every module of ``course_lib.io`` with a public reader has a row (a new reader is not done without one)."""
+    import course_lib.io as io_pkg
+
+    readers = {f"io.{p.stem}" for p in Path(io_pkg.__file__).parent.glob("*.py")
+               if p.stem not in ("__init__", "atomic") and "def read_" in p.read_text() or p.stem == "archive"}
+    covered = {".".join(r.name.split(".")[:2]) for r in READERS}
+    assert readers <= covered, f"readers without a row in the bad-input matrix: {sorted(readers - covered)}"
+
+
+# ------------------------------------------------------------------------------------------------ partner files
+def test_mask_of_another_size_than_its_image_is_named(tmp_path):
+    from course_lib.io.images import check_same_size
+
+    image = read_rgb(_png(tmp_path / "img.png", "RGB"))
+    mask = np.zeros((5, 5), np.uint8)
+    with pytest.raises(ValueError, match="m.png.*img.png"):
+        check_same_size(image, mask, tmp_path / "img.png", tmp_path / "m.png")
+
+
+def test_grey_level_mask_is_thresholded_with_a_warning_naming_it(tmp_path):
+    ramp = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))
+    Image.fromarray(ramp, "L").save(tmp_path / "soft.png")
+    with pytest.warns(MaskWarning, match="soft.png"):
+        mask = read_binary_mask(tmp_path / "soft.png")
+    assert mask.tolist()[0] == [int(v >= 128) for v in range(0, 256, 16)]
+
+
+def test_off_extra_lines_and_columns_are_said(tmp_path):
+    from course_lib.io.off import OFFWarning
+
+    path = tmp_path / "extra.off"
+    path.write_text("OFF\n3 1 0\n0 0 0 9\n1 0 0\n0 1 0\n3 0 1 2\n3 0 2 1\n")
+    with pytest.warns(OFFWarning, match="extra.off") as caught:
+        mesh = read_off(path)
+    assert mesh.faces.tolist() == [[0, 1, 2]] and mesh.vertices[0].tolist() == [0, 0, 0]
+    assert {("ignored" in str(w.message)) for w in caught} == {True} and len(caught) == 2
+
+
+def test_corrupted_cache_entry_is_rebuilt(tmp_path):
+    from course_lib.data.cache import FileCache
+
+    cache = FileCache(tmp_path / "cache")
+    src = _png(tmp_path / "a.png")
+    first = cache.array([src], "v1", lambda: np.arange(5))
+    entry = cache.path([src], "v1")
+    entry.write_bytes(entry.read_bytes()[:20])  # a crash or a full disk damaged it
+    again = cache.array([src], "v1", lambda: np.arange(5))
+    np.testing.assert_array_equal(first, again)
+    assert np.load(entry).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_symlink_loop_inside_a_data_root_is_skipped_or_named(tmp_path):
+    from course_lib.data.registry import find_root
+
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "up").symlink_to("..")
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        find_root("camvid", tmp_path)
+
+
+def test_archive_member_never_overwrites_a_users_file(tmp_path):
+    archive = _tar(tmp_path / "a.tar.gz")
+    target = tmp_path / "out"
+    (target / "folder").mkdir(parents=True)
+    mine = target / "folder" / "a.txt"
+    mine.write_text("my notes")
+    with pytest.raises(ArchiveError, match="a.txt"):
+        safe_extract(archive, target)
+    assert mine.read_text() == "my notes"
+    mine.write_text("hello\n" * 100)  # the same content: nothing is lost, extraction proceeds
+    assert safe_extract(archive, target) == [mine]
+
+
+def test_archive_target_that_is_a_file_is_named(tmp_path):
+    archive = _tar(tmp_path / "a.tar.gz")
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(ArchiveError, match="out.*is a file"):
+        safe_extract(archive, tmp_path / "out")
+
+
+def test_empty_checksum_sidecar_is_an_error_naming_it(tmp_path):
+    from course_lib.download import DownloadError, Resource, fetch
+
+    source = tmp_path / "x.zip"
+    source.write_bytes(b"data")
+    sidecar = tmp_path / "root" / "downloads" / "x.zip.sha256"
+    sidecar.parent.mkdir(parents=True)
+    sidecar.write_text("\n")
+    with pytest.raises(DownloadError, match=r"x\.zip\.sha256.*empty"):
+        fetch(Resource(source.as_uri(), "x.zip", extract=False), tmp_path / "root", progress=False)
+    assert sorted(p.name for p in sidecar.parent.iterdir()) == ["x.zip.sha256"]  # nothing downloaded or trusted
+
+
+# ------------------------------------------------------------------------------------------------ property tests
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+BINARY = {
+    "flo": (_flo, read_flo),
+    "kitti.png": (_kitti, read_kitti_flow),
+    "off": (_off, read_off),
+    "nii": (lambda p: _nifti(p), read_nifti),
+    "pt": (_checkpoint, load_checkpoint),
+}
+
+
+def _fuzz_once(tmp_path: Path, kind: str, data: bytes) -> None:
+    path = tmp_path / f"fuzz.{kind}"
+    path.write_bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            BINARY[kind][1](path)
+    except NAMED_ERRORS as err:
+        assert path.name in str(err), f"unnamed error for {kind}: {type(err).__name__}: {err}"
+
+
+@FUZZ
+@given(kind=st.sampled_from(sorted(BINARY)), data=st.binary(max_size=300))
+def test_random_bytes_give_a_named_error(tmp_path, kind, data):
+    _fuzz_once(tmp_path, kind, data)
+
+
+@FUZZ
+@given(kind=st.sampled_from(sorted(BINARY)), seed=st.integers(0, 2**32 - 1), flips=st.integers(1, 8),
+       cut=st.floats(0.0, 1.0))
+def test_mutated_good_files_give_a_result_or_a_named_error(tmp_path, kind, seed, flips, cut):
+    good = bytearray(BINARY[kind][0](tmp_path / f"good.{kind}").read_bytes())
+    rng = np.random.default_rng(seed)
+    for position in rng.integers(0, len(good), flips):
+        good[position] = int(rng.integers(0, 256))
+    data = bytes(good[: max(1, int(len(good) * cut))]) if cut < 0.9 else bytes(good)
+    _fuzz_once(tmp_path, kind, data)
+
+
+@FUZZ
+@given(header=st.binary(min_size=348, max_size=348), body=st.binary(max_size=64))
+def test_random_nifti_headers_give_a_named_error(tmp_path, header, body):
+    """A NIfTI-1 header (348 bytes, sizeof_hdr first) with random fields, then a few data bytes."""
+    path = tmp_path / "h.nii"
+    path.write_bytes(struct.pack("<i", 348) + header[4:344] + b"n+1\x00" + b"\x00" * 4 + body)
+    try:
+        read_nifti(path)
+    except NAMED_ERRORS as err:
+        assert path.name in str(err)
+
+
+def test_matrix_size():
+    """How many bad inputs the matrix tries (reported in the closing note of issue 11)."""
+    generic = sum(len(r.generic) for r in READERS)
+    specific = sum(len(r.cases) for r in READERS)
+    assert len(READERS) >= 15 and generic + specific >= 100
+
+
+def test_decompression_bombs_are_named_on_every_image_path(tmp_path, monkeypatch):
+    """PIL refuses images over 2 x MAX_IMAGE_PIXELS; each reader (also the header-only size check used before
+    shrinking Kvasir images while decoding) says which file."""
+    from course_lib.io.images import image_size
+
+    path = _png(tmp_path / "huge.png", "RGB")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # the 8 x 6 picture now counts as a bomb
+    for read in (read_rgb, read_label, read_binary_mask, image_size):
+        with pytest.raises(ValueError, match="huge.png.*too large"):
+            read(path)
