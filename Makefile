@@ -1,5 +1,6 @@
 # The course book's commands. On a fresh machine each target first sets everything up (scripts/setup_env.sh).
-#   make book    build the book into _build/html, every notebook executed in the quick profile
+#   make book    build the book into _build/html, every notebook executed in the quick profile; the site works offline
+#                (MathJax, the widget manager, plotly.js served from _static: book/_ext/course_book.py)
 #   make test    run the whole test suite (unit tests, notebooks with nbval, real-data tests if COURSE_REAL_DATA)
 #   make lab     open JupyterLab on the notebooks
 #   make bench   time every notebook and the book build (benchmarks/run_notebooks.py)

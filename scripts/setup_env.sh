@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the course book needs on a fresh Debian/Ubuntu machine (idempotent):
-#   - system libraries: libusb-1.0-0 (open3d needs it) and python3-venv, installed with apt-get when running as
-#     root, otherwise named so that you can install them;
+#   - system packages, installed with apt-get when running as root, otherwise named so that you can install them:
+#     libusb-1.0-0 (open3d needs it), python3-venv, npm (the book build fetches MathJax and the Jupyter widget manager
+#     with it once, to serve them from the site itself) and chromium (tests/test_site_offline.py opens the built
+#     site in it, headless, with the network off);
 #   - a virtual environment in $VENV (default .venv) with requirements.txt and course_lib (editable).
 # Called by `make book` / `make test`; safe to run again.
 set -euo pipefail
@@ -21,6 +23,12 @@ fi
 if [ ! -x "$VENV/bin/python" ] && ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
   missing+=(python3-venv)
 fi
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages: ${missing[*]}"
@@ -29,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "warning: missing system packages: ${missing[*]}" >&2
     echo "         install them with: sudo apt-get install ${missing[*]}" >&2
-    echo "         (libusb-1.0-0 is needed by open3d in Chapter 6; everything else works without it)" >&2
+    echo "         (libusb-1.0-0: open3d in Chapter 6; npm: make book, once; chromium: the offline-site test)" >&2
   fi
 fi
 

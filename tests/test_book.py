@@ -1,14 +1,12 @@
 """Tests of the Jupyter Book: table of contents, the notebooks' committed state and setup cell, the Sphinx extension,
-and (marked ``slow``) a full ``jupyter-book build -W`` whose HTML must show images, plotly, widgets and launch links.
+the offline assets (vendored npm packages, the check for remote references) and (marked ``slow``) a full
+``jupyter-book build -W`` whose HTML must show images, plotly, widgets and launch links and load nothing from another
+site; tests/test_site_offline.py opens the same build in a browser.
 """
 
 import importlib.util
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,11 +21,23 @@ BRANCH = CONFIG["repository"]["branch"]
 SETUP_CELL = """\
 # Setup: make course_lib importable (locally, on Colab, on Kaggle), pick the profile, seed everything.
 import importlib.util, subprocess, sys
-if importlib.util.find_spec("course_lib") is None:  # Colab / Kaggle: install the book's library
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+{url}"], check=True)
+if any(importlib.util.find_spec(m) is None for m in {modules}):  # Colab / Kaggle: install it
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course-lib{extras} @ git+{url}"]).returncode:
+        raise RuntimeError("pip could not install course_lib; on Kaggle switch Internet on (Session options)")
 import course_lib
 cfg = course_lib.setup(seed=0)"""
+#: what a chapter needs beyond course_lib: (the pyproject extra its setup cell installs, the modules it checks for)
+SETUP_EXTRAS = {
+    "notebooks/ch03_unet3d_brats": ("medical", ("monai", "nibabel")),  # NIfTI files; MONAI computes the HD95
+    "notebooks/ch06_pointnet": ("3d", ("open3d", "h5py")),  # mesh sampling; the HDF5 form of ModelNet40
+}
+
+
+def setup_cell(entry: str) -> str:
+    """The setup cell notebook ``entry`` must start with (its extras installed where it needs them)."""
+    extra, modules = SETUP_EXTRAS.get(entry, ("", ()))
+    names = ", ".join(f'"{m}"' for m in ("course_lib", *modules)) + ("," if not modules else "")
+    return SETUP_CELL.format(url=REPO_URL, extras=f"[{extra}]" if extra else "", modules=f"({names})")
 
 
 def _toc_files(node) -> list[str]:
@@ -88,9 +98,21 @@ def test_notebook_starts_with_title_and_the_setup_cell(entry):
         f"{entry}: the first cell must be a markdown cell with the title"
     first_code = next(c for c in cells if c["cell_type"] == "code")
     source = "".join(first_code["source"]).strip()
-    assert source == SETUP_CELL.format(url=REPO_URL), (
+    assert source == setup_cell(entry), (
         f"{entry}: the first code cell must be the setup cell of the book's convention, installing "
         f"git+{REPO_URL} (the repository url of _config.yml)")
+
+
+def test_setup_extras_exist_and_hold_what_the_cells_check_for():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for entry, (extra, modules) in SETUP_EXTRAS.items():
+        assert entry in NOTEBOOKS, f"{entry} is not in _toc.yml"
+        packages = " ".join(extras.get(extra, []))
+        assert extra in extras, f"pyproject.toml has no extra {extra!r} for {entry}"
+        for module in modules:
+            assert module in packages, f"the {extra!r} extra does not install {module} ({entry} needs it)"
 
 
 def test_repository_url_lives_only_in_config():
@@ -156,23 +178,112 @@ def test_plotly_cdn_scripts_are_stripped():
     assert 'class="plotly-graph-div"' in out and "Plotly.newPlot" in out
 
 
+# ------------------------------------------------------------------------------------- offline assets
+def _tarball(folder: Path, files: dict[str, str]) -> Path:
+    """A small npm-like tarball (members under ``package/``)."""
+    import io
+    import tarfile
+
+    path = folder / "tiny-pkg-1.0.0.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_npm_tarball_names_follow_npm_pack():
+    ext = _extension()
+    assert ext.npm_tarball_name("mathjax", "3.2.2") == "mathjax-3.2.2.tgz"
+    assert ext.npm_tarball_name("@jupyter-widgets/html-manager", "1.0.15") == "jupyter-widgets-html-manager-1.0.15.tgz"
+    assert set(ext.NPM_PACKAGES) == {p for p, *_ in ext.STATIC_FILES}
+    assert ext.NPM_PACKAGES["mathjax"][0].startswith("3.")
+    assert CONFIG["sphinx"]["config"]["mathjax_path"] == ext.MATHJAX_PATH
+    assert (ext.STATIC_FILES[0][2] + "/") == ext.MATHJAX_PATH.split("/")[0] + "/"
+
+
+def test_vendored_package_is_checked_and_unpacked_once(tmp_path, monkeypatch):
+    import base64
+    import hashlib
+
+    ext = _extension()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    tarball = _tarball(cache, {"dist/a.js": "var a = 1;", "b.css": "b{}"})
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    monkeypatch.setitem(ext.NPM_PACKAGES, "tiny-pkg", ("1.0.0", integrity))
+    monkeypatch.setattr(ext.shutil, "which", lambda name: None)  # no npm: the tarball in the cache must do
+    package = ext.vendor_npm_package("tiny-pkg", cache)
+    assert (package / "dist" / "a.js").read_text() == "var a = 1;" and (package / "b.css").is_file()
+    (package / "dist" / "a.js").write_text("edited")
+    assert ext.vendor_npm_package("tiny-pkg", cache) == package
+    assert (package / "dist" / "a.js").read_text() == "edited", "a second build must not unpack again"
+
+
+def test_vendored_package_with_a_wrong_checksum_or_without_npm_fails_clearly(tmp_path, monkeypatch):
+    from sphinx.errors import ExtensionError
+
+    ext = _extension()
+    tarball = _tarball(tmp_path, {"a.js": "tampered"})
+    monkeypatch.setitem(ext.NPM_PACKAGES, "tiny-pkg", ("1.0.0", "sha512-" + "A" * 86 + "=="))
+    with pytest.raises(ExtensionError, match=r"tiny-pkg-1\.0\.0\.tgz: sha512 .* differs from the pinned"):
+        ext.vendor_npm_package("tiny-pkg", tmp_path)
+    assert not (tmp_path / "tiny-pkg-1.0.0").exists(), "nothing is unpacked from a tarball that fails its check"
+    tarball.unlink()
+    monkeypatch.setattr(ext.shutil, "which", lambda name: None)
+    with pytest.raises(ExtensionError, match=r"npm is needed once .* tiny-pkg-1\.0\.0\.tgz"):
+        ext.vendor_npm_package("tiny-pkg", tmp_path)
+
+
+def test_remote_references_finds_what_a_page_would_fetch_from_another_site(tmp_path):
+    ext = _extension()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "page.html").write_text(
+        '<link rel="canonical" href="https://example.org/page.html" />'          # navigation: allowed
+        '<a href="https://arxiv.org/abs/1411.4038">paper</a>'                     # a link: allowed
+        '<script src="../_static/local.js"></script>'
+        '<script defer src="https://cdn.example.org/x.js"></script>'
+        '<link href="//fonts.example.org/css?family=A" rel="stylesheet" />'
+        '<img alt="" src="https://img.example.org/a.png" />'
+        '<script type="module">import "https://cdn.plot.ly/plotly-3.0.0.min"</script>', encoding="utf-8")
+    (tmp_path / "style.css").write_text('/* @import url("https://commented.out/a.css"); */\n'
+                                        '@font-face {src: url(fonts/a.woff2), url("https://fonts.example.org/b.woff")}',
+                                        encoding="utf-8")
+    found = ext.remote_references(tmp_path)
+    assert sorted(found) == sorted([
+        "sub/page.html: https://cdn.example.org/x.js", "sub/page.html: //fonts.example.org/css?family=A",
+        "sub/page.html: https://img.example.org/a.png", "sub/page.html: https://cdn.plot.ly/plotly-3.0.0.min",
+        "style.css: https://fonts.example.org/b.woff"])
+
+
+def test_offline_page_drops_thebe_and_configures_the_widget_scripts():
+    from sphinx.builders.html._assets import _JavaScript
+
+    ext = _extension()
+    added = []
+    app = _FakeApp({"launch_buttons": {"colab_url": "https://colab.research.google.com"}}, {})
+    app.add_js_file = lambda filename, **kw: added.append((filename, kw))
+    scripts = [_JavaScript("_static/doctools.js"), _JavaScript("", body='const THEBE_JS_URL = "https://unpkg.com/t"'),
+               _JavaScript("_static/sphinx-thebe.js", **{"async": "async"}), _JavaScript("_static/widgets/require.js")]
+    context = {"script_files": scripts, "pathto": lambda name, resource: f"../{name}"}
+    ext._offline_page(app, "notebooks/ch01", "page.html", context, doctree=None)
+    assert [str(js.filename) for js in context["script_files"]] == ["_static/doctools.js", "_static/widgets/require.js"]
+    bodies = [kw["body"] for name, kw in added if name is None]
+    assert any('"@jupyter-widgets/html-manager/dist": "../_static/widgets"' in b for b in bodies)
+    assert any("MathJax" in b and "typesetPromise" in b for b in bodies)
+    assert all(kw["priority"] < 500 for _, kw in added), "the configuration must come before require.js (500)"
+    added.clear()
+    ext._offline_page(app, "book/intro", "page.html", {"script_files": [_JavaScript("_static/doctools.js")]}, None)
+    assert added == [], "pages without widgets get no widget configuration"
+
+
 # ------------------------------------------------------------------------------------- the full build
-def _jupyter_book() -> str | None:
-    local = Path(sys.executable).parent / "jupyter-book"
-    return str(local) if local.is_file() else shutil.which("jupyter-book")
-
-
 @pytest.mark.slow
-def test_book_builds_with_warnings_as_errors(tmp_path):
-    exe = _jupyter_book()
-    if exe is None:
-        pytest.skip("jupyter-book is not installed")
-    env = {**os.environ, "COURSE_PROFILE": "quick"}
-    env.pop("COURSE_WIDGETS_JS_DIR", None)
-    proc = subprocess.run([exe, "build", str(ROOT), "-W", "--path-output", str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, f"jupyter-book build -W failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
-    site = tmp_path / "_build" / "html"
+def test_book_builds_with_warnings_as_errors(built_book):
+    ext = _extension()
+    site = built_book
     page = (site / "notebooks" / "ch01_tasks_and_metrics.html").read_text(encoding="utf-8")
 
     # matplotlib figures became PNG files that the page shows
@@ -183,9 +294,18 @@ def test_book_builds_with_warnings_as_errors(tmp_path):
     scripts = re.findall(r'<script src="\.\./_static/(plotly-[\d.]+\.min\.js)"', page)
     assert scripts and (site / "_static" / scripts[0]).is_file()
     assert "cdn.plot.ly" not in page
-    # ipywidgets: the view in the page and the saved state that the html manager renders it from
+    # ipywidgets: the view in the page and the saved state that the html manager renders it from, and the manager,
+    # require.js and MathJax served from _static (browser checks: tests/test_site_offline.py)
     assert "application/vnd.jupyter.widget-view+json" in page
-    assert "application/vnd.jupyter.widget-state+json" in page and "embed-amd.js" in page
+    assert "application/vnd.jupyter.widget-state+json" in page
+    for script in ("_static/widgets/require.js", "_static/widgets/embed-amd.js", "_static/" + ext.MATHJAX_PATH):
+        assert f'src="../{script}"' in page and (site / script).is_file(), script
+    assert any((site / "_static" / "widgets").glob("*.woff2")), "the widgets' icon fonts are served beside the bundle"
+    assert (site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff"
+            ).is_file(), "MathJax's CHTML fonts are served beside it"
+    assert "THEBE_JS_URL" not in page
+    # nothing loads a script, a stylesheet, a font or an image from another site
+    assert ext.remote_references(site) == []
     # launch links built from _config.yml
     assert f"https://kaggle.com/kernels/welcome?src={REPO_URL}/blob/{BRANCH}/notebooks/ch01_tasks_and_metrics.ipynb" \
         in page
