@@ -9,9 +9,11 @@ Two environment variables steer the whole book:
     2-core CPU) or ``full`` (the real dataset and the paper-like schedule). Unset, the profile is
     ``full`` when a CUDA GPU is visible and ``quick`` otherwise.
 ``COURSE_DATA_ROOT``
-    The folder that holds the datasets (one sub-folder per dataset) and the generated samples.
-    Unset, it is ``data/`` in the repository checkout, or ``~/course_data`` when course_lib was
-    installed from a wheel or from git.
+    The folder that holds the datasets (one sub-folder per dataset). Unset, it is ``/kaggle/input``
+    on Kaggle (read-only: downloads then go to the work folder's ``data/``), ``data/`` in the
+    repository checkout, or ``~/course_data`` when course_lib was installed from a wheel or from git.
+``COURSE_WORK_DIR``
+    The one writable folder for runs, checkpoints, caches and samples (:func:`work_dir`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import runtime
 
 PROFILE_ENV = "COURSE_PROFILE"
 DATA_ENV = "COURSE_DATA_ROOT"
@@ -68,6 +72,8 @@ def data_root(path: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
+    if runtime.detect() == "kaggle" and runtime.KAGGLE_INPUT.is_dir():
+        return runtime.KAGGLE_INPUT
     if (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "course_lib").is_dir():
         return _REPO_ROOT / "data"
     return Path.home() / "course_data"
@@ -88,8 +94,8 @@ def work_dir(path: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(WORK_ENV)
     if env:
         return Path(env).expanduser()
-    if Path("/kaggle/working").is_dir():
-        return Path("/kaggle/working/runs")
+    if runtime.KAGGLE_WORKING.is_dir():
+        return runtime.KAGGLE_WORKING / "runs"
     if (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "course_lib").is_dir():
         return _REPO_ROOT / "runs"
     return Path.home() / "course_runs"
@@ -115,12 +121,14 @@ def seed_everything(seed: int = 0) -> None:
 
 @dataclass(frozen=True)
 class Setup:
-    """What a notebook's first cell decided: profile, device, data root and seed."""
+    """What a notebook's first cell decided: profile, device, data root, seed, runtime and work folder."""
 
     profile: str
     device: torch.device
     data_root: Path
     seed: int
+    runtime: str = "local"
+    work_dir: Path = Path("runs")
 
     @property
     def quick(self) -> bool:
@@ -129,7 +137,10 @@ class Setup:
 
 def setup(seed: int = 0, profile: str | None = None, data: str | os.PathLike | None = None,
           verbose: bool = True) -> Setup:
-    """One call for a notebook's first cell: pick the profile, seed everything, report the device.
+    """One call for a notebook's first cell: pick the profile, seed everything, report what was chosen.
+
+    Prints the profile, the device, the runtime (local, Colab, Kaggle), the data root and the work folder; on
+    Colab and Kaggle it also checks the internet connection and says how to switch it on when it is off.
 
     Args:
         seed: seed for Python, NumPy and torch.
@@ -146,9 +157,14 @@ def setup(seed: int = 0, profile: str | None = None, data: str | os.PathLike | N
     seed_everything(seed)
     device = get_device()
     root = data_root(data)
+    where = runtime.detect()
+    work = work_dir()
     if verbose:
         name = torch.cuda.get_device_name(0) if device.type == "cuda" else device.type
-        print(f"profile={chosen}  device={name}  torch={torch.__version__}  data_root={root}  seed={seed}")
+        print(f"profile={chosen}  device={name}  runtime={where}  torch={torch.__version__}  seed={seed}\n"
+              f"data_root={root}  work_dir={work}")
         if chosen == "full" and device.type == "cpu":
             print("warning: the full profile on a CPU will be very slow; set COURSE_PROFILE=quick")
-    return Setup(profile=chosen, device=device, data_root=root, seed=seed)
+        if where != "local" and not runtime.has_internet():
+            print("warning: " + runtime.internet_hint(where))
+    return Setup(profile=chosen, device=device, data_root=root, seed=seed, runtime=where, work_dir=work)

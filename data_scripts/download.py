@@ -20,7 +20,7 @@ try:
 except ModuleNotFoundError:  # run from a checkout without installing course_lib
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from course_lib.download import main  # noqa: E402
+from course_lib.download.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

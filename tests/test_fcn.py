@@ -75,11 +75,60 @@ def test_loads_vgg16_bn_layout():
     assert "features.0.weight" in report["loaded"]
 
 
-def test_pretrained_absent_trains_from_scratch(tmp_path, monkeypatch):
+def test_pretrained_absent_trains_from_scratch(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_ROOT", str(tmp_path))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     model = fcn32s(num_classes=3, pretrained_backbone=True, **TINY)
+    assert model.backbone_source is None and "width=1.0" in capsys.readouterr().out  # narrow: never downloads
+
+
+def _offline(*args, **kwargs):
+    import urllib.error
+
+    raise urllib.error.URLError("network is unreachable (simulated)")
+
+
+def test_pretrained_weights_come_through_torchvisions_weight_api(tmp_path, monkeypatch, capsys):
+    import torchvision.models._api as tv_api
+
+    # torchvision's VGG16 features under the name its weight API caches them as, in a fresh TORCH_HOME: the real API
+    # path runs, without the network (the classifier is left out: it is 400 MB and FCN here is narrow in fc6)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    tv = torchvision.models.vgg16(weights=None)
+    state = {k: v for k, v in tv.state_dict().items() if k.startswith("features.")}
+    name = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    assert name == VGG16_WEIGHT_FILES[False]
+    torch.save(state, cache / name)
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", _wrap_no_download(tv_api.load_state_dict_from_url))
+    model = fcn32s(num_classes=3, pretrained_backbone=True, fc_channels=16)
+    assert model.backbone_source.startswith("torchvision VGG16_Weights.IMAGENET1K_V1") and name in model.backbone_source
+    assert torch.equal(model.features[28].weight, tv.features[28].weight)
+    # offline and nothing cached: trained from scratch, and said so
+    (cache / name).unlink()
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", _offline)
+    model = fcn32s(num_classes=3, pretrained_backbone=True, fc_channels=16)
     assert model.backbone_source is None
+    out = capsys.readouterr().out
+    assert "trained from scratch" in out and "URLError" in out
+
+
+def _wrap_no_download(load):
+    """torch.hub's loader, failing the test if it would download (the file must come from the cache)."""
+    def wrapped(url, *args, **kwargs):
+        import torch.hub
+
+        def no_download(*a, **k):
+            raise AssertionError(f"tried to download {url}; the cached file should have been used")
+
+        original = torch.hub.download_url_to_file
+        torch.hub.download_url_to_file = no_download
+        try:
+            return load(url, *args, **kwargs)
+        finally:
+            torch.hub.download_url_to_file = original
+    return wrapped
 
 
 def test_weights_are_searched_in_the_folders_the_recipe_names(tmp_path, monkeypatch):

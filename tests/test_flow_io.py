@@ -301,7 +301,7 @@ def test_locate_kitti(tmp_path, capsys, monkeypatch):
     assert is_sample and root == tmp_path / "samples" / "kitti" / "data_scene_flow"
     assert "SYNTHETIC" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="data_scene_flow.zip"):
-        locate("kitti", tmp_path / "empty", "full", work=tmp_path)
+        locate("kitti", tmp_path / "empty", "full", work=tmp_path, download=False)  # (full: else it downloads)
     with pytest.raises(KeyError):
         locate("sintel", tmp_path, work=tmp_path)
     real = write_kitti_sample(tmp_path / "other", n_train=1, scale=0.1)

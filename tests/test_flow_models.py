@@ -319,3 +319,36 @@ def test_flow_models_import_neither_data_nor_config():
         imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         imported += [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
         assert not [m for m in imported if m.strip(".").split(".")[0] in ("data", "config", "course_lib")], module
+
+
+def test_raft_small_weights_through_torchvisions_weight_api(tmp_path, monkeypatch, capsys):
+    """``weights="torchvision"`` runs torchvision's weight API; a state dict under its cached name stands in for the
+    download (TORCH_HOME points at a fresh folder), so the real API path runs without the network."""
+    import urllib.error
+
+    import torchvision
+    import torchvision.models._api as tv_api
+
+    from course_lib.models.raft import TORCHVISION_RAFT_SMALL_FILES, raft_small
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    weights = torchvision.models.optical_flow.Raft_Small_Weights.C_T_V2
+    name = weights.url.rsplit("/", 1)[-1]
+    assert name == TORCHVISION_RAFT_SMALL_FILES[0]
+    torch.manual_seed(3)
+    reference = torchvision.models.optical_flow.raft_small(weights=None)
+    torch.save(reference.state_dict(), cache / name)
+    model = raft_small(weights="torchvision")
+    assert model.backbone_source.startswith("torchvision Raft_Small_Weights.C_T_V2") and name in model.backbone_source
+    for key, value in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable (simulated)")
+
+    (cache / name).unlink()
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
+    model = raft_small(weights="torchvision")
+    assert model.backbone_source is None and "random initialisation" in capsys.readouterr().out

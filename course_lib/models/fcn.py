@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .upsampling import BilinearUpsample, coord_map, crop_like
-from .vgg import find_vgg16_weights, load_vgg16_weights, make_vgg_features, stage_ends
+from .vgg import find_vgg16_weights, load_vgg16_weights, make_vgg_features, stage_ends, torchvision_vgg16_state
 
 __all__ = ["FCN", "fcn32s", "fcn16s", "fcn8s"]
 
@@ -152,25 +152,38 @@ class FCN(nn.Module):
         return crop_like(self.upscore(score), size, self.offsets["final"])
 
     def load_backbone(self, source: str | os.PathLike | dict | None = None,
-                      search: Sequence[str | os.PathLike] = ()) -> str | None:
-        """Load ImageNet VGG16 weights (backbone + convolutionalised fc6/fc7) if available locally.
+                      search: Sequence[str | os.PathLike] = (), use_torchvision: bool = False) -> str | None:
+        """Load ImageNet VGG16 weights (backbone + convolutionalised fc6/fc7), as the paper started from them.
 
         Args:
             source: a state-dict file or dict; ``None`` looks for torchvision's file in the folders ``search``
-                (:func:`find_vgg16_weights`).
+                (:func:`find_vgg16_weights`), then asks torchvision's weight API (:func:`torchvision_vgg16_state`,
+                which downloads once into ``$TORCH_HOME``).
             search: the folders to look in when ``source`` is ``None``.
+            use_torchvision: ask torchvision's weight API when no file is found (it may download 528 MB; the
+                builders do with ``pretrained_backbone=True``).
 
         Returns:
-            The file that was loaded, or ``None`` when no weights were found (the model stays randomly initialised).
+            Where the weights came from, or ``None`` when none could be had (offline): the model stays randomly
+            initialised and a message says so.
         """
+        described = None
+        if source is None and self.features[0].out_channels != 64:
+            print("FCN: ImageNet VGG16 weights need width=1.0; this narrower backbone is trained from scratch.")
+            return None
         if source is None:
             bn = any(isinstance(m, nn.BatchNorm2d) for m in self.features)
             source = find_vgg16_weights(batch_norm=bn, search=search)
-            if source is None:
+            if source is None and use_torchvision:
+                source, described = torchvision_vgg16_state(batch_norm=bn)
+                if source is None:
+                    print(f"FCN: no ImageNet VGG16 weights: {described}. The backbone is trained from scratch.")
+                    return None
+            elif source is None:
                 return None
         fc_ok = self.fc6.weight.shape[0] == 4096 and self.fc6.weight.shape[1] == 512
         load_vgg16_weights(self.features, source, self.fc6 if fc_ok else None, self.fc7 if fc_ok else None)
-        return str(source) if not isinstance(source, dict) else "<state dict>"
+        return described or (str(source) if not isinstance(source, dict) else "<state dict>")
 
 
 def _builder(variant: str):
@@ -178,7 +191,8 @@ def _builder(variant: str):
               weight_folders: Sequence[str | os.PathLike] = (), **kwargs) -> FCN:
         model = FCN(num_classes, variant, **kwargs)
         if pretrained_backbone:
-            found = model.load_backbone(None if pretrained_backbone is True else pretrained_backbone, weight_folders)
+            found = model.load_backbone(None if pretrained_backbone is True else pretrained_backbone, weight_folders,
+                                        use_torchvision=True)
             model.backbone_source = found
         else:
             model.backbone_source = None
@@ -189,9 +203,10 @@ def _builder(variant: str):
 
     Args:
         num_classes: output classes.
-        pretrained_backbone: ``True`` looks for torchvision's VGG16 ImageNet weights in ``weight_folders`` (never
-            downloads), a path loads that file; ``False`` trains from scratch. ``model.backbone_source`` says what
-            was loaded.
+        pretrained_backbone: ``True`` looks for torchvision's VGG16 ImageNet weights in ``weight_folders``, then
+            gets them through torchvision's weight API (``VGG16_Weights.IMAGENET1K_V1``, downloaded once into
+            ``$TORCH_HOME``; offline, the backbone is trained from scratch and a message says so); a path loads that
+            file; ``False`` trains from scratch. ``model.backbone_source`` says what was loaded (``None``: nothing).
         weight_folders: where ``pretrained_backbone=True`` looks for the file.
         **kwargs: see :class:`FCN` (``width``, ``fc_channels``, ``batch_norm``, ``padding``, ...).
     """

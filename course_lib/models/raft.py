@@ -34,11 +34,13 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["RAFT", "CorrPyramid", "Encoder", "UpdateBlock", "find_raft_small_weights", "load_raft_weights",
-           "raft_small", "TORCHVISION_RAFT_SMALL_FILES"]
+           "raft_small", "torchvision_raft_small_state", "TORCHVISION", "TORCHVISION_RAFT_SMALL_FILES"]
 
 #: file names of torchvision's RAFT-small weights (C+T = trained on FlyingChairs, then FlyingThings3D)
 TORCHVISION_RAFT_SMALL_FILES = ("raft_small_C_T_V2-01064c6d.pth", "raft_small_C_T_V1-ad48884c.pth")
 WEIGHTS_ENV = "COURSE_RAFT_WEIGHTS"
+#: ``weights=TORCHVISION`` asks torchvision's weight API for ``Raft_Small_Weights.C_T_V2`` (cached in $TORCH_HOME)
+TORCHVISION = "torchvision"
 
 
 class ConvNormAct(nn.Sequential):
@@ -352,7 +354,9 @@ def raft_small(*, weights: str | os.PathLike | None = None, upsample: str = "bil
 
     Args:
         weights: a state dict file to load (e.g. torchvision's ``raft_small_C_T_V2-01064c6d.pth``, see
-            :func:`find_raft_small_weights`); ``None`` = random initialisation.
+            :func:`find_raft_small_weights`); ``"torchvision"`` = ``Raft_Small_Weights.C_T_V2`` through torchvision's
+            weight API (downloaded once into ``$TORCH_HOME``; offline: random, with a message); ``None`` = random.
+            ``model.backbone_source`` says what was loaded.
         upsample: ``"bilinear"`` (as RAFT-small) or ``"convex"`` (adds the mask predictor of full RAFT; it starts
             random even when ``weights`` are loaded).
         iters: default number of GRU updates.
@@ -362,13 +366,33 @@ def raft_small(*, weights: str | os.PathLike | None = None, upsample: str = "bil
         990162
     """
     model = RAFT(upsample=upsample, iters=iters)
+    model.backbone_source = None
     if weights is not None:
         load_raft_weights(model, weights)
     return model
 
 
-def load_raft_weights(model: RAFT, path: str | os.PathLike) -> list[str]:
+def torchvision_raft_small_state() -> tuple[dict[str, torch.Tensor] | None, str]:
+    """torchvision's RAFT-small weights (``Raft_Small_Weights.C_T_V2``: FlyingChairs + FlyingThings3D) through its
+    weight API, cached in ``$TORCH_HOME/hub/checkpoints``; ``(None, why)`` when they cannot be had (offline)."""
+    from torchvision.models.optical_flow import Raft_Small_Weights
+
+    weights = Raft_Small_Weights.C_T_V2
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+    name = f"torchvision Raft_Small_Weights.{weights.name}"
+    try:
+        state = weights.get_state_dict(progress=True, map_location="cpu", weights_only=True)
+    except Exception as err:  # no network (URLError), a proxy's HTML page, a truncated cache file, ...
+        return None, f"{name} could not be loaded ({type(err).__name__}: {err}; cache {cached})"
+    return state, f"{name} ({cached})"
+
+
+def load_raft_weights(model: RAFT, path: str | os.PathLike) -> list[str] | None:
     """Load a RAFT state dict file (torchvision's, or a ``course_lib`` checkpoint's ``"model"``) into ``model``.
+
+    ``path="torchvision"`` gets torchvision's RAFT-small weights through its weight API
+    (:func:`torchvision_raft_small_state`); when they cannot be had (offline) the model stays as initialised, a
+    message says so and ``None`` is returned. ``model.backbone_source`` records where the weights came from.
 
     Only the convex-upsampling mask predictor may be missing from the file (it is then left as initialised).
 
@@ -383,6 +407,15 @@ def load_raft_weights(model: RAFT, path: str | os.PathLike) -> list[str]:
         FileNotFoundError: no such file.
         ValueError: not a state dict, or its names or shapes do not fit the model (the message lists them).
     """
+    if str(path) == TORCHVISION:
+        state, source = torchvision_raft_small_state()
+        if state is None:
+            print(f"RAFT: no pretrained weights: {source}. The model starts from a random initialisation.")
+            model.backbone_source = None
+            return None
+        left = _load_state(model, state, source)
+        model.backbone_source = source
+        return left
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: RAFT weights file not found")
@@ -392,6 +425,12 @@ def load_raft_weights(model: RAFT, path: str | os.PathLike) -> list[str]:
         raise ValueError(f"{path}: cannot be read as a weights-only state dict ({err})") from err
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
+    left = _load_state(model, state, str(path))
+    model.backbone_source = str(path)
+    return left
+
+
+def _load_state(model: RAFT, state: dict, path: str) -> list[str]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a state dict of tensors")
     own = model.state_dict()

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 __all__ = ["VGG16_CFG", "make_vgg_features", "stage_ends", "load_vgg16_weights", "find_vgg16_weights",
-           "VGG16_WEIGHT_FILES"]
+           "VGG16_WEIGHT_FILES", "torchvision_vgg16_state"]
 
 # output channels per conv layer; "M" is a 2x2 max pooling
 VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
@@ -86,6 +86,33 @@ def find_vgg16_weights(batch_norm: bool = False, search: Sequence[str | os.PathL
         if (Path(folder) / name).is_file():
             return Path(folder) / name
     return None
+
+
+def torchvision_vgg16_state(batch_norm: bool = False) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """torchvision's ImageNet VGG16 weights through its weight API, or ``None`` and why (offline, for example).
+
+    ``VGG16_Weights.IMAGENET1K_V1`` (``VGG16_BN_Weights.IMAGENET1K_V1`` with ``batch_norm=True``) is fetched by
+    torchvision into ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch``) on first use and read from there
+    afterwards, without the network.
+
+    Returns:
+        ``(state dict, where it came from)`` or ``(None, why it could not be had)``.
+
+    Example:
+        >>> state, source = torchvision_vgg16_state()  # doctest: +SKIP
+        >>> source  # doctest: +SKIP
+        'torchvision VGG16_Weights.IMAGENET1K_V1 (~/.cache/torch/hub/checkpoints/vgg16-397923af.pth)'
+    """
+    from torchvision.models import VGG16_BN_Weights, VGG16_Weights
+
+    weights = (VGG16_BN_Weights if batch_norm else VGG16_Weights).IMAGENET1K_V1
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+    name = f"torchvision {type(weights).__name__}.{weights.name}"
+    try:
+        state = weights.get_state_dict(progress=True, map_location="cpu", weights_only=True)
+    except Exception as err:  # no network (URLError), a proxy's HTML page, a truncated cache file, ...
+        return None, f"{name} could not be loaded ({type(err).__name__}: {err}; cache {cached})"
+    return state, f"{name} ({cached})"
 
 
 def load_vgg16_weights(features: nn.Sequential, source: str | os.PathLike | dict,

@@ -1,7 +1,9 @@
 """FCN recipes (Chapter 3): ``fcn{32s,16s,8s}-{camvid,voc}``.
 
-``full`` follows the paper (Long et al., arXiv 1411.4038, Sec. 4.3): ImageNet VGG16 backbone when its weights are on
-disk, the Caffe layout (pad 100, crops), SGD with momentum 0.9, weight decay 5e-4, doubled learning rate for the
+``full`` follows the paper (Long et al., arXiv 1411.4038, Sec. 4.3): ImageNet VGG16 backbone through torchvision's
+weight API (``VGG16_Weights.IMAGENET1K_V1``, cached in ``$TORCH_HOME``; offline it trains from scratch and says so;
+``model.backbone_source`` and the checkpoint's ``backbone_source`` say which happened),
+the Caffe layout (pad 100, crops), SGD with momentum 0.9, weight decay 5e-4, doubled learning rate for the
 biases, dropout 0.5 in fc6/fc7, zero-initialised score layers, bilinear-initialised learnable upsampling. The paper's
 fixed rate 1e-4 was for a loss *summed* over the pixels of 20-image batches; our loss is the pixel *mean*, so the
 rate is larger and decays with the "poly" policy (both stated in the settings). Staged training (16s from
@@ -55,8 +57,9 @@ _DATA = {
 
 
 def vgg16_weight_folders() -> list[Path]:
-    """Where the recipes look for torchvision's ImageNet VGG16 file: ``<data root>/weights``, then torch hub's cache
-    ``$TORCH_HOME/hub/checkpoints`` (where ``torchvision`` saves it)."""
+    """Where the recipes look for torchvision's ImageNet VGG16 file before asking torchvision's weight API:
+    ``<data root>/weights`` (a copy put there by hand), then torch hub's cache ``$TORCH_HOME/hub/checkpoints`` (where
+    the weight API keeps it)."""
     return [data_root() / "weights", Path(torch.hub.get_dir()) / "checkpoints"]
 
 

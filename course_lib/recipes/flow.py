@@ -74,7 +74,9 @@ class FlowConfig(RecipeConfig):
         iters: RAFT's GRU updates in training.
         eval_iters: RAFT's GRU updates in evaluation (``None``: as in training).
         gamma: the weight decay towards earlier updates in RAFT's sequence loss.
-        init_weights: a RAFT state dict to start from (e.g. torchvision's RAFT-small); ``None``: random.
+        init_weights: a RAFT state dict to start from (e.g. torchvision's RAFT-small file), ``"torchvision"`` for
+            ``Raft_Small_Weights.C_T_V2`` through torchvision's weight API (offline: random, with a message; the
+            checkpoint's ``backbone_source`` says which happened); ``None``: random.
         crop_size: ``(height, width)`` of the random training crops.
         hflip: probability of a horizontal flip in training (the flow's ``u`` is negated).
         vflip: probability of a vertical flip in training (``v`` is negated).
@@ -213,6 +215,16 @@ class FlowRecipe(Recipe):
                 raise FileNotFoundError(f"{data_root}: the full profile of {self.name} trains on FlyingChairs, "
                                         f"which is not there.\n{self.info.note}") from None
         return locate(self.dataset, data_root, "quick")[0]
+
+    def check_data_root(self, data_root: str | Path, purpose: str = "train") -> Path:
+        """A named folder must hold FlyingChairs (or, to evaluate with ``eval_dataset`` auto/kitti, KITTI)."""
+        if purpose == "evaluate" and self.quick.eval_dataset in ("auto", "kitti"):
+            try:
+                return registry.find_root("kitti", data_root)
+            except FileNotFoundError:
+                if self.quick.eval_dataset == "kitti":
+                    raise
+        return registry.find_root(self.dataset, data_root)
 
     def build_model(self, cfg: FlowConfig) -> nn.Module:
         return self.build_model_fn(cfg)
