@@ -147,3 +147,20 @@ def test_command_line(sample, tmp_path, capsys):
     assert metrics["dice"] == pytest.approx(summary["val_dice"], abs=1e-9)
     assert train.main(["unet-kvasir", "--data-root", str(tmp_path / "nowhere"), "--profile", "quick"]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_evaluation_reports_pranets_dice_over_thresholds(sample):
+    """AllPolyp's map is constant at sigmoid(10) < 1: PraNet's evaluation leaves a constant map unstretched, so every
+    threshold k/255 below 1 marks all pixels (Dice 2|T| / (|T| + HW)) and the threshold 1 none (Dice 0)."""
+    recipe = get_recipe("unet-kvasir")
+    cfg = recipe.config("quick", TINY)
+    val = recipe.build_dataset(recipe.resolve_data_root(sample), "val", cfg, train=False)
+    scores = recipe.evaluate(AllPolyp(), val, cfg, device=torch.device("cpu"), progress=False)
+    per_image = []
+    for i in range(len(val)):
+        mask = torch.as_tensor(val.load_raw(i)[1])
+        per_image.append(2 * mask.sum().item() / (mask.sum().item() + mask.numel()))
+    assert scores["dice"] == pytest.approx(sum(per_image) / len(per_image))
+    assert scores["dice_pranet"] == pytest.approx(scores["dice"] * 255 / 256)
+    assert scores["dice_pranet_max"] == pytest.approx(scores["dice"])
+    assert 0 < scores["iou_pranet"] < scores["dice_pranet"]

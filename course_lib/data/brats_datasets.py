@@ -166,10 +166,18 @@ class BratsPatches(BratsCases):
     Each item draws one patch from case ``index % len(cases)``: with probability ``foreground_ratio`` the patch
     holds a tumour voxel (a label among 1, 2, 4 present in the case is drawn first, then a voxel of it, so the
     small enhancing and necrotic parts are seen as often as the large edema), otherwise it lies anywhere in the
-    brain's box. Volumes smaller than the patch are padded with zeros. With ``downsample = f > 1`` a patch of
-    ``P * f`` voxels is cut and averaged down by ``f`` (the image by area, the region masks into fractions: soft
-    targets that keep the partial volume). Augmentation: a flip along each axis with probability 0.5, and per
-    channel a random intensity scale ``1 + U(-s, s)`` and shift ``U(-s, s)`` of the brain voxels.
+    brain's box. Of the tumour patches, a share ``rim_ratio`` is centred on an edema voxel (label 2) and moved a
+    quarter patch further away from the tumour's centre of mass, so that the patch reaches into the edema around
+    the tumour rather than its core. (Measured on the four real cases with 32^3 patches at 3 mm, 96 mm wide: such a
+    patch still holds most of the tumour, the core's share of its tumour voxels stays at 0.37, and 4 % of these
+    patches hold almost no core against none of 24 tumour-centred ones: a small effect at this patch size.)
+    Volumes smaller than the patch are padded with zeros. With
+    ``downsample = f > 1`` a patch of ``P * f`` voxels is cut and averaged down by ``f`` (the image by area, the
+    region masks into fractions: soft targets that keep the partial volume). Augmentation: a flip along each axis
+    with probability 0.5; with ``zoom_out = z > 0`` a patch ``1 + U(0, z)`` times larger is cut and averaged down to
+    ``P`` (everything, tumours included, looks up to that much smaller); per channel a random intensity scale
+    ``1 + U(-s, s)`` and shift ``U(-s, s)`` of the brain voxels, and with ``gamma = g > 0`` a random gamma
+    ``exp(U(-g, g))`` of the brain voxels' intensities mapped to [0, 1] and back (a contrast change, as nnU-Net's).
 
     Args:
         root: a folder (see :func:`course_lib.data.brats.find_cases`) or a list of :class:`BratsCase`.
@@ -180,6 +188,9 @@ class BratsPatches(BratsCases):
         samples_per_case: items per case and epoch.
         augment: flips and intensity changes.
         intensity: ``s`` above.
+        rim_ratio: share of the tumour patches placed on the edema's outer rim (see above).
+        zoom_out: ``z`` above (0: no scale augmentation).
+        gamma: ``g`` above (0: no gamma augmentation).
         val_fraction, seed, val_cases, cache_dir, margin, max_cases: see :class:`BratsVolumes`.
 
     Example:
@@ -191,19 +202,27 @@ class BratsPatches(BratsCases):
 
     def __init__(self, root, split: str = "train", *, patch_size: int | Sequence[int] = 64, downsample: int = 1,
                  foreground_ratio: float = 0.5, samples_per_case: int = 4, augment: bool = True,
-                 intensity: float = 0.1, **kwargs):
+                 intensity: float = 0.1, rim_ratio: float = 0.0, zoom_out: float = 0.0, gamma: float = 0.0,
+                 **kwargs):
         super().__init__(root, split, **kwargs)
         size = (patch_size,) * 3 if isinstance(patch_size, int) else tuple(int(s) for s in patch_size)
         if len(size) != 3 or min(size) < 1:
             raise ValueError(f"patch_size must be a positive int or three of them, got {patch_size!r}")
         if not 0.0 <= foreground_ratio <= 1.0:
             raise ValueError(f"foreground_ratio must lie in [0, 1], got {foreground_ratio}")
+        if not 0.0 <= rim_ratio <= 1.0:
+            raise ValueError(f"rim_ratio must lie in [0, 1], got {rim_ratio}")
+        if zoom_out < 0 or gamma < 0:
+            raise ValueError(f"zoom_out and gamma must be >= 0, got {zoom_out} and {gamma}")
         if int(downsample) != downsample or downsample < 1:
             raise ValueError(f"downsample must be a positive integer, got {downsample!r}")
         self.patch_size, self.downsample = size, int(downsample)
         self.foreground_ratio, self.samples_per_case = foreground_ratio, int(samples_per_case)
         self.augment, self.intensity = augment, intensity
+        self.rim_ratio, self.zoom_out, self.gamma = rim_ratio, zoom_out, gamma
         self._foreground: dict[int, list[np.ndarray]] = {}
+        self._centroid: dict[int, np.ndarray] = {}
+        self._edema: dict[int, int] = {}  # case -> position of the edema coordinates in its foreground list
 
     def __len__(self) -> int:
         return len(self.cases) * self.samples_per_case
@@ -216,20 +235,41 @@ class BratsPatches(BratsCases):
                 found = np.argwhere(np.asarray(seg) == label)
                 if len(found):
                     coords.append(found[:: max(1, len(found) // 20000)].astype(np.int32))
+                    if label == 2:
+                        self._edema[index] = len(coords) - 1
             self._foreground[index] = coords
+            self._centroid[index] = np.concatenate(coords).mean(0) if coords else np.zeros(3)
         return self._foreground[index]
+
+    def rim_centre(self, index: int, seg: np.ndarray, native: Sequence[int]) -> np.ndarray | None:
+        """A patch centre on the edema's outer rim of case ``index``: an edema voxel moved a quarter patch away from
+        the tumour's centre of mass (``None`` when the case has no edema)."""
+        coords = self.foreground(index, seg)
+        k = self._edema.get(index)
+        if k is None:
+            return None
+        voxel = coords[k][int(torch.randint(len(coords[k]), ()))].astype(np.float64)
+        away = voxel - self._centroid[index]
+        away = away / max(float(np.linalg.norm(away)), 1e-6)
+        return np.round(voxel + away * np.asarray(native) / 4).astype(np.int64)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         case_index = index % len(self.cases)
         vol = self.volume(case_index)
-        native = tuple(s * self.downsample for s in self.patch_size)
+        zoom = 1.0 + float(torch.rand(())) * self.zoom_out if self.augment and self.zoom_out > 0 else 1.0
+        cut = tuple(int(round(s * zoom)) for s in self.patch_size)  # patch edge before the zoom, downsampled voxels
+        native = tuple(c * self.downsample for c in cut)
         shape = vol.image.shape[1:]
         lo = [min(0, d - p) for d, p in zip(shape, native, strict=True)]
         hi = [max(0, d - p) for d, p in zip(shape, native, strict=True)]
         fg = self.foreground(case_index, vol.seg) if vol.seg is not None else []
         if fg and float(torch.rand(())) < self.foreground_ratio:
-            coords = fg[int(torch.randint(len(fg), ()))]
-            centre = coords[int(torch.randint(len(coords), ()))]
+            centre = None
+            if self.rim_ratio > 0 and float(torch.rand(())) < self.rim_ratio:
+                centre = self.rim_centre(case_index, vol.seg, native)
+            if centre is None:
+                coords = fg[int(torch.randint(len(fg), ()))]
+                centre = coords[int(torch.randint(len(coords), ()))]
             start = [int(c) - p // 2 + int(torch.randint(-(p // 4), p // 4 + 1, ())) for c, p in zip(centre, native,
                                                                                                      strict=True)]
         else:
@@ -241,6 +281,9 @@ class BratsPatches(BratsCases):
         if self.downsample > 1:
             image = F.avg_pool3d(image[None], self.downsample)[0]
             regions = F.avg_pool3d(regions[None], self.downsample)[0]
+        if cut != self.patch_size:
+            image = F.adaptive_avg_pool3d(image[None], self.patch_size)[0]
+            regions = F.adaptive_avg_pool3d(regions[None], self.patch_size)[0]
         if self.augment:
             image, regions = self._augment(image, regions)
         return image, regions
@@ -254,7 +297,20 @@ class BratsPatches(BratsCases):
             scale = 1 + (torch.rand(image.shape[0], 1, 1, 1) * 2 - 1) * s
             shift = (torch.rand(image.shape[0], 1, 1, 1) * 2 - 1) * s
             image = torch.where(image != 0, image * scale + shift, image)
+        if self.gamma > 0:
+            image = _random_gamma(image, self.gamma)
         return image.contiguous(), regions.contiguous()
+
+
+def _random_gamma(image: torch.Tensor, g: float) -> torch.Tensor:
+    """Per channel, map the brain voxels to [0, 1], raise them to ``exp(U(-g, g))`` and map them back."""
+    brain = image != 0
+    lo = torch.where(brain, image, torch.inf).amin(dim=(1, 2, 3), keepdim=True)
+    hi = torch.where(brain, image, -torch.inf).amax(dim=(1, 2, 3), keepdim=True)
+    lo, hi = torch.nan_to_num(lo, posinf=0.0), torch.nan_to_num(hi, neginf=0.0)  # a channel without brain voxels
+    span = (hi - lo).clamp_min(1e-6)
+    power = torch.exp((torch.rand(image.shape[0], 1, 1, 1) * 2 - 1) * g)
+    return torch.where(brain, ((image - lo) / span).clamp(0, 1) ** power * span + lo, image)
 
 
 def _extract(array: np.ndarray, start: Sequence[int], size: Sequence[int]) -> np.ndarray:

@@ -3,11 +3,14 @@
 Training: joint random resized crops and flips (:class:`course_lib.data.transforms.KvasirTransforms`), BCE + soft Dice
 (:mod:`course_lib.losses`), Adam, mixed precision on a GPU.
 
-Evaluation protocol (the one of PraNet, HarDNet-MSEG and TGANet): each validation image is resized to the network's
+Evaluation protocol: each validation image is resized to the network's
 input size, the predicted logits are resized bilinearly back to the size of the *original* mask, thresholded at
 probability 0.5, and scored against the mask read from its JPEG and thresholded at grey level 128. The reported
 ``dice`` and ``iou`` are the means of the per-image scores (mDice, mIoU); ``dataset_dice``/``dataset_iou`` pool
-the pixels of all images first (see :class:`course_lib.metrics.BinarySegmentationMeter`).
+the pixels of all images first (see :class:`course_lib.metrics.BinarySegmentationMeter`). :meth:`evaluate` adds
+PraNet's evaluation, which does not threshold once: ``dice_pranet``/``iou_pranet`` average the per-image Dice/IoU over
+256 thresholds of the min-max-stretched probability map (:mod:`course_lib.metrics.binary`; meanDic, the number of
+PraNet's and HarDNet-MSEG's tables) and ``dice_pranet_max`` is the curve's maximum (maxDic).
 
 Profiles of ``unet-kvasir`` (:class:`UNetConfig`; ``UNET_QUICK`` and ``UNET_FULL``):
 
@@ -42,7 +45,7 @@ from ..data.collate import binary_collate
 from ..data.kvasir import KvasirSEG
 from ..data.transforms import KvasirTransforms
 from ..losses import BCEDiceLoss
-from ..metrics import BinarySegmentationMeter
+from ..metrics import BinarySegmentationMeter, dice_over_thresholds, iou_over_thresholds
 from ..models.unet import UNet
 from .base import Recipe
 from .config import RecipeConfig
@@ -186,7 +189,8 @@ class BinarySegmentationRecipe(Recipe):
         """Run the evaluation protocol and return the meter (it keeps the per-image scores, in dataset order)."""
         device = device or get_device()
         model.to(device)
-        meter = BinarySegmentationMeter()
+        meter = BinarySegmentationMeter()  # keep_per_image: the per-image PraNet Dice is stored with it
+        curves: list[torch.Tensor] = []
         loader = self.loader(dataset, cfg, train=False)
         for images, masks in tqdm(loader, desc="evaluate", leave=False,
                                   disable=not (progress and D.is_main_process())):
@@ -195,12 +199,27 @@ class BinarySegmentationRecipe(Recipe):
             probs = predict_binary(model, images, [tuple(m.shape[-2:]) for m in masks], amp=cfg.amp)
             for prob, mask in zip(probs, masks, strict=True):
                 meter.update((prob >= cfg.threshold)[None].cpu(), (mask > 0)[None].cpu())
+                p, t = prob.float().cpu().clamp(0, 1), (mask > 0).cpu()
+                curve = torch.stack([dice_over_thresholds(p, t), iou_over_thresholds(p, t)])
+                curves.append(curve)
+                meter.per_image[-1]["dice_pranet"] = float(curve[0].mean())
         meter.all_reduce()
+        meter.dice_curve = torch.stack(curves).mean(0) if curves else None  # [Dice, IoU] x 256, this process
         return meter
 
     def evaluate(self, model: nn.Module, dataset: Dataset, cfg: UNetConfig, device: torch.device | None = None,
                  progress: bool = True) -> dict[str, float]:
-        return self.score(model, dataset, cfg, device, progress).compute()
+        """mDice/mIoU at ``cfg.threshold`` (per image and pooled, :class:`BinarySegmentationMeter`), plus PraNet's
+        protocol (:func:`course_lib.metrics.dice_over_thresholds`): ``dice_pranet`` = meanDic (the Dice curve over
+        256 thresholds of the min-max-stretched probability map, averaged over images and thresholds) and
+        ``dice_pranet_max`` = maxDic (the curve's maximum), ``iou_pranet`` = meanIoU likewise."""
+        meter = self.score(model, dataset, cfg, device, progress)
+        out = meter.compute()
+        if meter.dice_curve is not None:
+            out["dice_pranet"] = float(meter.dice_curve[0].mean())
+            out["dice_pranet_max"] = float(meter.dice_curve[0].max())
+            out["iou_pranet"] = float(meter.dice_curve[1].mean())
+        return out
 
 
 def _build_unet(cfg: UNetConfig) -> UNet:
