@@ -6,9 +6,10 @@ transform) and never decode a label's colours: palette PNGs are read as their in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -126,16 +127,23 @@ def _open(path: str | os.PathLike, kind: str) -> Image.Image:
         raise FileNotFoundError(f"{path}: {kind} file is missing")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: {kind} file is empty (0 bytes)")
-    try:
+    with _named_errors(path, kind):
         img = Image.open(path)
         img.load()
+    return img
+
+
+@contextlib.contextmanager
+def _named_errors(path: Path, kind: str) -> Iterator[None]:
+    """Turn PIL's decoding errors into ``ValueError``s that name the file and say what is wrong."""
+    try:
+        yield
     except UnidentifiedImageError as err:
         raise ValueError(f"{path}: {kind} file is not a readable image ({err})") from err
     except Image.DecompressionBombError as err:
         raise ValueError(f"{path}: {kind} file is too large to decode safely (decompression bomb? {err})") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ValueError(f"{path}: {kind} file is truncated or corrupt ({err})") from err
-    return img
 
 
 def image_size(path: str | os.PathLike, kind: str = "image") -> tuple[int, int]:
@@ -148,15 +156,8 @@ def image_size(path: str | os.PathLike, kind: str = "image") -> tuple[int, int]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {kind} file is missing")
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except UnidentifiedImageError as err:
-        raise ValueError(f"{path}: {kind} file is not a readable image ({err})") from err
-    except Image.DecompressionBombError as err:
-        raise ValueError(f"{path}: {kind} file is too large to decode safely (decompression bomb? {err})") from err
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ValueError(f"{path}: {kind} file is truncated or corrupt ({err})") from err
+    with _named_errors(path, kind), Image.open(path) as img:
+        return img.size
 
 
 def check_same_size(image: Image.Image, mask: np.ndarray, image_path: Path, mask_path: Path) -> None:

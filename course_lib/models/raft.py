@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .weights import torchvision_state
+
 __all__ = ["RAFT", "CorrPyramid", "Encoder", "UpdateBlock", "find_raft_small_weights", "load_raft_weights",
            "raft_small", "torchvision_raft_small_state", "TORCHVISION", "TORCHVISION_RAFT_SMALL_FILES"]
 
@@ -377,14 +379,7 @@ def torchvision_raft_small_state() -> tuple[dict[str, torch.Tensor] | None, str]
     weight API, cached in ``$TORCH_HOME/hub/checkpoints``; ``(None, why)`` when they cannot be had (offline)."""
     from torchvision.models.optical_flow import Raft_Small_Weights
 
-    weights = Raft_Small_Weights.C_T_V2
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
-    name = f"torchvision Raft_Small_Weights.{weights.name}"
-    try:
-        state = weights.get_state_dict(progress=True, map_location="cpu", weights_only=True)
-    except Exception as err:  # no network (URLError), a proxy's HTML page, a truncated cache file, ...
-        return None, f"{name} could not be loaded ({type(err).__name__}: {err}; cache {cached})"
-    return state, f"{name} ({cached})"
+    return torchvision_state(Raft_Small_Weights.C_T_V2)
 
 
 def load_raft_weights(model: RAFT, path: str | os.PathLike) -> list[str] | None:

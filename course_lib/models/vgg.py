@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .weights import torchvision_state
+
 __all__ = ["VGG16_CFG", "make_vgg_features", "stage_ends", "load_vgg16_weights", "find_vgg16_weights",
            "VGG16_WEIGHT_FILES", "torchvision_vgg16_state"]
 
@@ -105,14 +107,7 @@ def torchvision_vgg16_state(batch_norm: bool = False) -> tuple[dict[str, torch.T
     """
     from torchvision.models import VGG16_BN_Weights, VGG16_Weights
 
-    weights = (VGG16_BN_Weights if batch_norm else VGG16_Weights).IMAGENET1K_V1
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
-    name = f"torchvision {type(weights).__name__}.{weights.name}"
-    try:
-        state = weights.get_state_dict(progress=True, map_location="cpu", weights_only=True)
-    except Exception as err:  # no network (URLError), a proxy's HTML page, a truncated cache file, ...
-        return None, f"{name} could not be loaded ({type(err).__name__}: {err}; cache {cached})"
-    return state, f"{name} ({cached})"
+    return torchvision_state((VGG16_BN_Weights if batch_norm else VGG16_Weights).IMAGENET1K_V1)
 
 
 def load_vgg16_weights(features: nn.Sequential, source: str | os.PathLike | dict,
