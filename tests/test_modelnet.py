@@ -38,8 +38,10 @@ CLASSES = ("sphere", "box", "cone", "table")
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     """A tiny sample in all three layouts: 4 classes, 4 train + 2 test shapes each."""
-    return write_sample(tmp_path_factory.mktemp("modelnet_sample"), classes=CLASSES, n_train=4, n_test=2,
-                        resampled_points=256, h5_points=256)
+    # in a folder of its own, so that searching from its parent sees only it (the session's other temporary
+    # folders may hold ModelNet-like layouts too)
+    return write_sample(tmp_path_factory.mktemp("modelnet_sample") / "modelnet", classes=CLASSES, n_train=4,
+                        n_test=2, resampled_points=256, h5_points=256)
 
 
 @pytest.fixture
