@@ -296,10 +296,12 @@ def test_book_builds_with_warnings_as_errors(built_book):
     assert "cdn.plot.ly" not in page
     # ipywidgets: the view in the page and the saved state that the html manager renders it from, and the manager,
     # require.js and MathJax served from _static (browser checks: tests/test_site_offline.py)
-    assert "application/vnd.jupyter.widget-view+json" in page
-    assert "application/vnd.jupyter.widget-state+json" in page
+    # (Chapter 1's slider is a plotly figure; the BraTS chapter's volume viewer is the ipywidgets one)
+    widget_page = (site / "notebooks" / "ch03_unet3d_brats.html").read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-view+json" in widget_page
+    assert "application/vnd.jupyter.widget-state+json" in widget_page
     for script in ("_static/widgets/require.js", "_static/widgets/embed-amd.js", "_static/" + ext.MATHJAX_PATH):
-        assert f'src="../{script}"' in page and (site / script).is_file(), script
+        assert f'src="../{script}"' in widget_page and (site / script).is_file(), script
     assert any((site / "_static" / "widgets").glob("*.woff2")), "the widgets' icon fonts are served beside the bundle"
     assert (site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff"
             ).is_file(), "MathJax's CHTML fonts are served beside it"

@@ -1,5 +1,6 @@
 """Tests for course_lib.viz (plots.py, masks.py): colours, overlays, image conversion and the figures' layout."""
 
+import base64
 import io
 
 import matplotlib
@@ -24,6 +25,7 @@ from course_lib.viz import (  # noqa: E402
     id_edges,
     make_palette,
     outcome_map,
+    outcome_slider_figure,
     outline,
     overlay,
     panoptic_picture,
@@ -234,3 +236,35 @@ def test_boxes_edges_outcomes_and_png():
     with Image.open(io.BytesIO(data)) as img:
         assert img.format == "PNG" and img.size == (8, 8)
         assert np.asarray(img.convert("RGB"))[0, 7].tolist() == OUTCOME_PALETTE[2].tolist()  # nearest: sharp pixels
+
+
+def test_outcome_slider_figure_steps_through_pictures_and_scores():
+    from torchmetrics.functional.classification import binary_f1_score, binary_jaccard_index
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((12, 10)) < 0.4
+    preds = np.stack([truth, ~truth, rng.random((12, 10)) < 0.5, np.roll(truth, 3, axis=1)])
+    fig = outcome_slider_figure(torch.from_numpy(preds), truth, labels=["a", "b", "c", "d"], prefix="case ",
+                                active=2, zoom=2)
+    slider = fig.layout.sliders[0]
+    assert len(fig.data) == len(slider.steps) == 4 and slider.active == 2 and slider.currentvalue.prefix == "case "
+    assert [t.visible for t in fig.data] == [False, False, True, False]
+    assert fig.layout.title.text == slider.steps[2].args[1]["title.text"]
+    for k, (step, trace, pred) in enumerate(zip(slider.steps, fig.data, preds, strict=True)):
+        # each step shows its own picture and no other; its title holds the scores of an independent library
+        assert step.label == "abcd"[k] and step.method == "update"
+        assert step.args[0]["visible"] == [j == k for j in range(4)]
+        p, t = torch.from_numpy(pred).long(), torch.from_numpy(truth).long()
+        iou, dice = float(binary_jaccard_index(p, t)), float(binary_f1_score(p, t))
+        assert step.args[1]["title.text"] == f"case {'abcd'[k]}: IoU {iou:.3f}, Dice {dice:.3f}"
+        with Image.open(io.BytesIO(base64.b64decode(trace.source.split(",", 1)[1]))) as img:
+            assert img.size == (20, 24)
+            shown = np.asarray(img.convert("RGB"))[::2, ::2]
+        assert np.array_equal(shown, OUTCOME_PALETTE[outcome_map(pred, truth)])
+    assert fig.layout.sliders[0].steps[1].args[1]["title.text"].endswith("IoU 0.000, Dice 0.000")
+    with pytest.raises(ValueError, match=r"truth's shape \(12, 10\)"):
+        outcome_slider_figure(preds[:, :5], truth)
+    with pytest.raises(ValueError, match="3 labels for 4 predictions"):
+        outcome_slider_figure(preds, truth, labels="abc")
+    with pytest.raises(ValueError, match="active=4"):
+        outcome_slider_figure(preds, truth, active=4)

@@ -1,9 +1,11 @@
 """The built site in headless Chromium with the network off: formulas rendered, widgets live, plotly figures drawn,
 and no request leaving the site.
 
-Opens every page of the table of contents (the book that ``built_book`` in conftest.py builds once per session)
-from a local HTTP server on 127.0.0.1, and the widget chapter also as ``file://`` (instructors open
-``_build/html/index.html`` directly). Every request of the browser is recorded; any that is not for the local
+Opens every page of the table of contents (the book that ``built_book`` in conftest.py builds once per session, or
+the site in ``$COURSE_BUILT_SITE``, e.g. ``_build/html`` after ``make book``) from a local HTTP server on 127.0.0.1,
+and the two chapters with sliders also as ``file://`` (instructors open ``_build/html/index.html`` directly): the
+BraTS chapter's ipywidgets viewer follows the keyboard, and Chapter 1's plotly slider redraws the outcome picture
+with its IoU and Dice. Every request of the browser is recorded; any that is not for the local
 server (or ``file://``, ``data:``, ``blob:``) is aborted and fails the test, and so does a local file that is
 missing (a 4xx answer). Chromium's DNS resolves nothing but 127.0.0.1, so a request that bypassed the recording
 would fail too. Needs Debian's ``chromium`` and the ``playwright`` package (``scripts/setup_env.sh`` installs both);
@@ -16,6 +18,8 @@ import functools
 import http.server
 import io
 import json
+import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -25,7 +29,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
-WIDGET_PAGE = "notebooks/ch01_tasks_and_metrics"  # the chapter with a slider and a plotly figure
+WIDGET_PAGE = "notebooks/ch03_unet3d_brats"  # ipywidgets (the volume viewer, an IntSlider) and plotly figures
+OUTCOME_PAGE = "notebooks/ch01_tasks_and_metrics"  # section 2.5: a plotly slider over pre-rendered outcome pictures
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
 pytestmark = pytest.mark.slow
@@ -63,8 +68,21 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(built_book):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+def site(request) -> Path:
+    """The built site: ``$COURSE_BUILT_SITE`` (a ``_build/html`` built before, e.g. by ``make book``) or the book
+    that conftest's ``built_book`` builds once per session."""
+    value = os.environ.get("COURSE_BUILT_SITE")
+    if not value:
+        return request.getfixturevalue("built_book")
+    path = Path(value).resolve()
+    if not all((path / f"{page}.html").is_file() for page in PAGES):
+        pytest.fail(f"COURSE_BUILT_SITE={value} is not a built site with every page of _toc.yml (run make book)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     handler.log_message = lambda *args: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -213,16 +231,66 @@ def _move_widget_slider(visit: Visit) -> None:
     visit.assert_offline()
 
 
-def test_every_page_works_offline(browser, server, built_book, tmp_path):
+#: The figure of Chapter 1, section 2.5: its drawn title, the slider's current value, the active step's label and title,
+#: and the pictures drawn (one ``go.Image`` per shift, only the active one visible).
+OUTCOME_STATE = """d => {
+  const slider = d._fullLayout.sliders[0], step = slider.steps[slider.active];
+  return {title: (d.querySelector('.gtitle') || {}).textContent || '',
+          current: (d.querySelector('.slider-group > text.slider-label') || {}).textContent || '',
+          label: step.label, step_title: step.args[1]['title.text'],
+          images: Array.from(d.querySelectorAll('svg.main-svg image')).map(i => i.getAttribute('href'))};
+}"""
+OUTCOME_FIGURE = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).findIndex(
+  d => (d._fullLayout.sliders || []).length && / IoU \\d/.test((d._fullLayout.title || {}).text || ''))"""
+OUTCOME_TITLE = re.compile(r"shift (-?\d+) px: IoU (\d\.\d{3}), Dice (\d\.\d{3})")
+
+
+def _move_outcome_slider(visit: Visit) -> list[dict]:
+    """Chapter 1, section 2.5: clicking later and later steps of the plotly slider (the disk moved to the right, about
+    0, 9 and 24 px) redraws the outcome picture and the IoU/Dice title, in the browser alone; returns the states."""
+    index = visit.page.evaluate(OUTCOME_FIGURE)
+    assert index >= 0, f"{OUTCOME_PAGE}: no plotly figure with a slider and IoU in its title (section 2.5)"
+    element = visit.page.locator(".plotly-graph-div").nth(index)
+    element.scroll_into_view_if_needed()
+    rail = element.locator(".slider-rail-touch-rect").first
+    states = []
+    for fraction in (0.5, 0.65, 0.9):
+        visit.page.mouse.move(0, 0)
+        before, picture = element.evaluate(OUTCOME_STATE), element.screenshot()
+        box = rail.bounding_box()
+        rail.click(position={"x": box["width"] * fraction, "y": box["height"] / 2})
+        visit.page.mouse.move(0, 0)
+        visit.page.wait_for_function("([d, t]) => (d.querySelector('.gtitle') || {}).textContent !== t",
+                                     arg=[element.element_handle(), before["title"]], timeout=10_000)
+        state = element.evaluate(OUTCOME_STATE)
+        match = OUTCOME_TITLE.fullmatch(state["title"])
+        assert match and state["title"] == state["step_title"], f"the title is not the active step's: {state}"
+        assert state["current"] == f"shift {state['label']}" and state["label"] == f"{match[1]} px", state
+        shift, iou, dice = int(match[1]), float(match[2]), float(match[3])
+        assert abs(dice - 2 * iou / (1 + iou)) < 2e-3, f"Dice != 2 IoU / (1 + IoU) in {state['title']!r}"
+        assert len(state["images"]) == 1 and state["images"] != before["images"], \
+            f"the slider moved, the outcome picture did not: {before['title']!r} -> {state['title']!r}"
+        assert element.screenshot() != picture, f"the slider moved to {state['title']!r}, the figure looks the same"
+        states.append({"title": state["title"], "shift": shift, "iou": iou, "dice": dice})
+    shifts, ious = [abs(s["shift"]) for s in states], [s["iou"] for s in states]
+    assert shifts == sorted(set(shifts)) and ious == sorted(set(ious), reverse=True), \
+        f"moving the disk farther should lower IoU: {states}"
+    visit.assert_offline()
+    return states
+
+
+def test_every_page_works_offline(browser, server, site, tmp_path):
     found = {}
     for page in PAGES:
-        html = (built_book / f"{page}.html").read_text(encoding="utf-8")
+        html = (site / f"{page}.html").read_text(encoding="utf-8")
         visit = Visit(browser, server, page)
         try:
             found[page] = _check_page(visit, page, html)
             if page == WIDGET_PAGE:
                 assert found[page]["widgets"].get("sliders"), found[page]
                 _move_widget_slider(visit)
+            if page == OUTCOME_PAGE:
+                found[page]["outcome"] = _move_outcome_slider(visit)
         finally:
             visit.page.screenshot(path=str(tmp_path / (page.replace("/", "_") + ".png")))
             visit.close()
@@ -230,16 +298,22 @@ def test_every_page_works_offline(browser, server, built_book, tmp_path):
     # the book has formulas, widgets and plotly figures: the checks above must have met each of them
     assert sum(f["math"]["containers"] for f in found.values()) > 20, found
     assert found[WIDGET_PAGE]["widgets"]["views"] > 0 and found[WIDGET_PAGE]["plotly"], found[WIDGET_PAGE]
+    assert len(found[OUTCOME_PAGE]["outcome"]) == 3, found[OUTCOME_PAGE]
     assert any(fig.get("slider_moved") for f in found.values() for fig in f["plotly"]), \
         "no page has a plotly figure with a slider (the BraTS viewer has one)"
 
 
-def test_the_widget_page_works_from_files(browser, built_book):
+@pytest.mark.parametrize("page", [WIDGET_PAGE, OUTCOME_PAGE])
+def test_the_slider_pages_work_from_files(browser, site, page):
     """The same checks with the site opened as files (``file://.../_build/html``), as an instructor would."""
-    visit = Visit(browser, built_book.as_uri() + "/", WIDGET_PAGE)
+    visit = Visit(browser, site.as_uri() + "/", page)
     try:
-        found = _check_page(visit, WIDGET_PAGE, (built_book / f"{WIDGET_PAGE}.html").read_text(encoding="utf-8"))
-        assert found["widgets"].get("sliders") and found["plotly"], found
-        _move_widget_slider(visit)
+        found = _check_page(visit, page, (site / f"{page}.html").read_text(encoding="utf-8"))
+        assert found["plotly"], found
+        if page == WIDGET_PAGE:
+            assert found["widgets"].get("sliders"), found
+            _move_widget_slider(visit)
+        else:
+            _move_outcome_slider(visit)
     finally:
         visit.close()

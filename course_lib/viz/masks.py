@@ -1,7 +1,8 @@
 """Pictures of masks: outlines over a photo, bounding boxes, panoptic edges, and the outcome of a binary prediction.
 
 Introduced in Chapter 1 (panoptic ids, IoU against Dice) and used in Chapter 3 (U-Net on Kvasir-SEG). NumPy, SciPy
-and PIL; every function returns a new ``uint8`` picture and leaves its inputs alone.
+and PIL; every function returns a new ``uint8`` picture and leaves its inputs alone, except
+:func:`outcome_slider_figure`, a plotly figure that steps through pre-rendered outcome pictures in the browser alone.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from scipy.ndimage import binary_dilation
 
 from .plots import colorize, to_numpy_image
 
-__all__ = ["OUTCOME_NAMES", "OUTCOME_PALETTE", "draw_boxes", "id_edges", "outcome_map", "outline", "panoptic_picture",
-           "png_bytes"]
+__all__ = ["OUTCOME_NAMES", "OUTCOME_PALETTE", "draw_boxes", "id_edges", "outcome_map", "outcome_slider_figure",
+           "outline", "panoptic_picture", "png_bytes"]
 
 #: The four outcomes of a binary prediction, in the order of :func:`outcome_map`'s values.
 OUTCOME_NAMES = ("true negative", "true positive", "false positive", "false negative")
@@ -123,3 +124,66 @@ def png_bytes(picture, size: tuple[int, int] | None = None) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="png")
     return buf.getvalue()
+
+
+def outcome_slider_figure(predictions, truth, *, labels: Sequence | None = None, prefix: str = "", active: int = 0,
+                          zoom: int = 1, height: int = 440):
+    """A plotly figure with a slider over binary ``predictions`` of one ``truth``: each step shows the outcome picture
+    (:func:`outcome_map` in :data:`OUTCOME_PALETTE`) with its IoU and Dice in the title.
+
+    Every step is rendered here, as a small PNG, and scored with :func:`course_lib.metrics.binary_iou` and
+    :func:`course_lib.metrics.binary_dice`, so the slider works in the browser alone: on the built web page, without
+    a kernel.
+
+    Args:
+        predictions: boolean or 0/1 ``[N, H, W]`` (array or tensor), one mask per slider step.
+        truth: boolean or 0/1 ``[H, W]``.
+        labels: the slider's label of each step (default ``0 .. N-1``).
+        prefix: written before the label, above the slider and in the title (e.g. ``"shift "``).
+        active: the index of the step shown first.
+        zoom: pixel repetition of the pictures (plotly.js already draws image pixels as sharp squares).
+        height: of the figure, in pixels.
+
+    Returns:
+        A ``plotly.graph_objects.Figure``: one ``go.Image`` trace per step, only ``active``'s visible;
+        ``layout.sliders[0]``'s steps switch the visible trace and the title.
+
+    Example:
+        >>> truth = np.zeros((4, 4), bool); truth[1:3, 1:3] = True
+        >>> fig = outcome_slider_figure(np.stack([truth, np.roll(truth, 1, axis=1)]), truth, prefix="shift ")
+        >>> fig.layout.title.text, fig.layout.sliders[0].steps[1].args[1]["title.text"]
+        ('shift 0: IoU 1.000, Dice 1.000', 'shift 1: IoU 0.333, Dice 0.500')
+    """
+    import base64
+
+    import plotly.graph_objects as go
+    import torch
+
+    from ..metrics import binary_dice, binary_iou
+
+    preds = torch.as_tensor(np.asarray(predictions)).bool()
+    target = torch.as_tensor(np.asarray(truth)).bool()
+    if preds.ndim != 3 or preds.shape[1:] != target.shape:
+        raise ValueError(f"predictions must be [N, H, W] masks of the truth's shape {tuple(target.shape)}, "
+                         f"got {tuple(preds.shape)}")
+    n = preds.shape[0]
+    labels = [str(k) for k in range(n)] if labels is None else [str(label) for label in labels]
+    if len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} predictions")
+    if not 0 <= active < n:
+        raise ValueError(f"active={active} is not the index of one of the {n} predictions")
+    targets = target.expand_as(preds)
+    ious, dices = binary_iou(preds, targets).tolist(), binary_dice(preds, targets).tolist()
+    titles = [f"{prefix}{label}: IoU {i:.3f}, Dice {d:.3f}" for label, i, d in zip(labels, ious, dices, strict=True)]
+    size = (target.shape[1] * zoom, target.shape[0] * zoom)
+    fig = go.Figure()
+    for k, pred in enumerate(preds.numpy()):
+        png = png_bytes(colorize(outcome_map(pred, target.numpy()), OUTCOME_PALETTE), size=size)
+        fig.add_trace(go.Image(source="data:image/png;base64," + base64.b64encode(png).decode(), visible=k == active,
+                               name=titles[k], hoverinfo="skip"))
+    steps = [{"method": "update", "label": label, "args": [{"visible": [j == k for j in range(n)]}, {"title.text": t}]}
+             for k, (label, t) in enumerate(zip(labels, titles, strict=True))]
+    fig.update_layout(sliders=[{"active": active, "steps": steps, "currentvalue": {"prefix": prefix}}],
+                      title={"text": titles[active]}, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis={"visible": False}, yaxis={"visible": False})
+    return fig

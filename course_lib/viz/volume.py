@@ -231,7 +231,7 @@ def slice_figure(image: np.ndarray, truth: np.ndarray | None = None, prediction:
         uri = "data:image/png;base64," + base64.b64encode(_png(pic)).decode()
         fig.add_trace(go.Image(source=uri, visible=k == len(indices) // 2, name=f"slice {i}"))
     steps = [{"method": "update", "label": str(i),
-              "args": [{"visible": [j == k for j in range(len(indices))]}, {"title": f"{plane} slice {i}"}]}
+              "args": [{"visible": [j == k for j in range(len(indices))]}, {"title.text": f"{plane} slice {i}"}]}
              for k, i in enumerate(indices)]
     fig.update_layout(sliders=[{"active": len(indices) // 2, "steps": steps, "currentvalue": {"prefix": "slice "}}],
                       title=f"{plane} slice {indices[len(indices) // 2]}", margin={"l": 10, "r": 10, "t": 40,
