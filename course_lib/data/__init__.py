@@ -15,6 +15,8 @@ Example:
 from __future__ import annotations
 
 from . import registry
+from .ade20k import ADE20KSceneParsing
+from .ade20k_full import ADE20KFull
 from .brats_datasets import BratsPatches, BratsVolumes, load_cached
 from .cache import FileCache
 from .camvid import CamVid
@@ -53,7 +55,8 @@ from .voc import VOCSegmentation
 
 __all__ = [
     "CAMVID_CLASSES", "CAMVID_PALETTE", "IMAGENET_MEAN", "IMAGENET_STD", "KVASIR_CLASSES", "KVASIR_PALETTE",
-    "MODELNET40_CLASSES", "MODELNET40_PALETTE", "REGISTRY", "VOC_CLASSES", "VOC_PALETTE",
+    "MODELNET40_CLASSES", "MODELNET40_PALETTE", "REGISTRY", "VOC_CLASSES", "VOC_PALETTE", "ADE20KFull",
+    "ADE20KSceneParsing",
     "BratsPatches", "BratsVolumes", "CamVid", "DatasetInfo", "FlowAugment", "FlowPairDataset", "FlyingChairs",
     "KittiFlow", "KvasirSEG", "KvasirTransforms", "ModelNet", "PairedSegmentationDataset", "PointAugment",
     "Resource", "SegmentationTransforms", "VOCSegmentation", "binary_collate", "class_weights", "denormalize",

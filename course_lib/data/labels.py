@@ -1,10 +1,12 @@
 """Label sets of the scene-parsing, human-parsing and driving benchmarks: class names, palettes, label tables.
 
-Data only, read by :mod:`course_lib.data.registry` (the entries ``ade20k``, ``lip``, ``cihp``, ``cityscapes``) and by
-``python -m course_lib.score semantic``. Introduced for Chapters 3, 4 and 10, whose loaders come later.
+Data only, read by :mod:`course_lib.data.registry` (the entries ``ade20k``, ``ade20k_full``, ``lip``, ``cihp``,
+``cityscapes``) and by ``python -m course_lib.score semantic``. Introduced for Chapters 3, 4 and 10.
 
 - **ADE20K SceneParsing** (``ADEChallengeData2016``): label PNGs hold 0..150; 0 is "other objects" and is ignored,
-  the 150 classes are the values 1..150 (``objectInfo150.txt``; the names here are the first name of each line).
+  the 150 classes are the values 1..150 (``objectInfo150.txt``: :data:`ADE20K_NAMES` are its names,
+  :data:`ADE20K_CLASSES` the first name of each). The **full ADE20K release** (3 688 classes) maps to them by
+  :data:`ADE20K_FULL_INDICES`, the table of the benchmark's ``convertFromADE/mapFromADE.txt``.
 - **LIP** and **CIHP**: 20 labels 0..19 (0 = background, a class that is scored); 255 is ignored. Label 10 is
   "Jumpsuits" in LIP and "Torso-skin" in CIHP. Palette: the PASCAL VOC colour map, as the parsing code bases use.
 - **Cityscapes**: ``*_gtFine_labelIds.png`` hold the 34 label ids 0..33; the benchmark scores 19 of them, renumbered
@@ -23,7 +25,8 @@ import numpy as np
 from ..io.images import voc_colormap
 
 __all__ = [
-    "ADE20K_CLASSES", "ADE20K_PALETTE", "CIHP_CLASSES", "CITYSCAPES_CLASSES", "CITYSCAPES_ID_TO_TRAINID",
+    "ADE20K_CLASSES", "ADE20K_FULL_INDICES", "ADE20K_NAMES", "ADE20K_PALETTE", "CIHP_CLASSES", "CITYSCAPES_CLASSES",
+    "CITYSCAPES_ID_TO_TRAINID",
     "CITYSCAPES_LABELS", "CITYSCAPES_PALETTE", "CITYSCAPES_TRAINID_TO_ID", "DATASETS", "HUMAN_PARTS_PALETTE",
     "LIP_CLASSES",
 ]  # fmt: skip
@@ -58,6 +61,62 @@ ADE20K_PALETTE = np.frombuffer(bytes.fromhex(
     "ff007afff5000abed4d6ff0000ccff1400ffffff000099ff0029ff00ffcc2900ff29ff00ad00ff00f5ff4700ff7a00ff00ffb8005cff"
     "b8ff000085ffffd60019c2c266ff005c00ff"
 ), np.uint8).reshape(150, 3)
+#: the names of the 150 classes as ``objectInfo150.txt`` writes them (synonyms separated by ", "), label values 1..150
+ADE20K_NAMES: tuple[str, ...] = (
+    "wall", "building, edifice", "sky", "floor, flooring", "tree", "ceiling", "road, route", "bed",
+    "windowpane, window", "grass", "cabinet", "sidewalk, pavement",
+    "person, individual, someone, somebody, mortal, soul", "earth, ground", "door, double door", "table",
+    "mountain, mount", "plant, flora, plant life", "curtain, drape, drapery, mantle, pall", "chair",
+    "car, auto, automobile, machine, motorcar", "water", "painting, picture", "sofa, couch, lounge", "shelf",
+    "house", "sea", "mirror", "rug, carpet, carpeting", "field", "armchair", "seat", "fence, fencing", "desk",
+    "rock, stone", "wardrobe, closet, press", "lamp", "bathtub, bathing tub, bath, tub", "railing, rail", "cushion",
+    "base, pedestal, stand", "box", "column, pillar", "signboard, sign", "chest of drawers, chest, bureau, dresser",
+    "counter", "sand", "sink", "skyscraper", "fireplace, hearth, open fireplace", "refrigerator, icebox",
+    "grandstand, covered stand", "path", "stairs, steps", "runway", "case, display case, showcase, vitrine",
+    "pool table, billiard table, snooker table", "pillow", "screen door, screen", "stairway, staircase", "river",
+    "bridge, span", "bookcase", "blind, screen", "coffee table, cocktail table",
+    "toilet, can, commode, crapper, pot, potty, stool, throne", "flower", "book", "hill", "bench", "countertop",
+    "stove, kitchen stove, range, kitchen range, cooking stove", "palm, palm tree", "kitchen island",
+    "computer, computing machine, computing device, data processor, electronic computer, information processing system",
+    "swivel chair", "boat", "bar", "arcade machine", "hovel, hut, hutch, shack, shanty",
+    "bus, autobus, coach, charabanc, double-decker, jitney, motorbus, motorcoach, omnibus, passenger vehicle",
+    "towel", "light, light source", "truck, motortruck", "tower", "chandelier, pendant, pendent",
+    "awning, sunshade, sunblind", "streetlight, street lamp", "booth, cubicle, stall, kiosk",
+    "television, television receiver, television set, tv, tv set, idiot box, boob tube, telly, goggle box",
+    "airplane, aeroplane, plane", "dirt track", "apparel, wearing apparel, dress, clothes", "pole",
+    "land, ground, soil", "bannister, banister, balustrade, balusters, handrail",
+    "escalator, moving staircase, moving stairway", "ottoman, pouf, pouffe, puff, hassock", "bottle",
+    "buffet, counter, sideboard", "poster, posting, placard, notice, bill, card", "stage", "van", "ship",
+    "fountain", "conveyer belt, conveyor belt, conveyer, conveyor, transporter", "canopy",
+    "washer, automatic washer, washing machine", "plaything, toy", "swimming pool, swimming bath, natatorium",
+    "stool", "barrel, cask", "basket, handbasket", "waterfall, falls", "tent, collapsible shelter", "bag",
+    "minibike, motorbike", "cradle", "oven", "ball", "food, solid food", "step, stair", "tank, storage tank",
+    "trade name, brand name, brand, marque", "microwave, microwave oven", "pot, flowerpot",
+    "animal, animate being, beast, brute, creature, fauna", "bicycle, bike, wheel, cycle", "lake",
+    "dishwasher, dish washer, dishwashing machine", "screen, silver screen, projection screen", "blanket, cover",
+    "sculpture", "hood, exhaust hood", "sconce", "vase", "traffic light, traffic signal, stoplight", "tray",
+    "ashcan, trash can, garbage can, wastebin, ash bin, ash-bin, ashbin, dustbin, trash barrel, trash bin", "fan",
+    "pier, wharf, wharfage, dock", "crt screen", "plate", "monitor, monitoring device",
+    "bulletin board, notice board", "shower", "radiator", "glass, drinking glass", "clock", "flag",
+)  # fmt: skip
+#: for each of the 150 classes (label values 1..150), the class indices of the full ADE20K release mapped to it
+#: (``_seg.png``'s R/10*256+G, the JSON's ``name_ndx``); the table of CSAILVision/sceneparsing's
+#: ``convertFromADE/mapFromADE.txt`` (153 indices: "door" and "double door", "lamp" twice, "light" twice). Every
+#: other full-release class is "other objects" (0) in SceneParsing.
+ADE20K_FULL_INDICES: tuple[tuple[int, ...], ...] = (
+    (2978,), (312,), (2420,), (976,), (2855,), (447,), (2131,), (165,), (3055,), (1125,), (350,), (2377,), (1831,),
+    (838,), (774, 783), (2684,), (1610,), (1910,), (687,), (471,), (401,), (2994,), (1735,), (2473,), (2329,),
+    (1276,), (2264,), (1564,), (2178,), (913,), (57,), (2272,), (907,), (724,), (2138,), (2985, 533), (1395,),
+    (155,), (2053,), (689,), (137,), (266,), (581,), (2380,), (491,), (627,), (2212,), (2388,), (2423,), (943,),
+    (2096,), (1121,), (1788,), (2530,), (2185,), (420,), (1948,), (1869,), (2251,), (2531,), (2128,), (294,),
+    (239,), (212,), (571,), (2793,), (978,), (236,), (1240,), (181,), (629,), (2598,), (1744,), (1374,), (591,),
+    (2679,), (223,), (123,), (47,), (1282,), (327,), (2821,), (1451,), (2880,), (2828,), (480,), (77,), (2616,),
+    (246, 247), (2733,), (14,), (738,), (38,), (1936,), (1401,), (120,), (868,), (1702,), (249,), (308,), (1969,),
+    (2526,), (2928,), (2337,), (1023,), (609,), (389,), (2989,), (1930,), (2668,), (2586,), (131,), (146,), (3016,),
+    (2739,), (95,), (1563,), (642,), (1708,), (103,), (1002,), (2569,), (2704,), (2833,), (1551,), (1981,), (29,),
+    (187,), (1393,), (747,), (2254,), (206,), (2262,), (1260,), (2243,), (2932,), (2836,), (2850,), (64,), (894,),
+    (1858,), (3109,), (1919,), (1583,), (318,), (2356,), (2046,), (1098,), (530,), (954,),
+)  # fmt: skip
 
 _PARTS = ("Background", "Hat", "Hair", "Glove", "Sunglasses", "Upper-clothes", "Dress", "Coat", "Socks", "Pants")
 _LIMBS = ("Scarf", "Skirt", "Face", "Left-arm", "Right-arm", "Left-leg", "Right-leg", "Left-shoe", "Right-shoe")
@@ -115,7 +174,24 @@ Cite: B. Zhou et al., "Scene Parsing through ADE20K Dataset", CVPR 2017.""",
          licence="non-commercial research and education (ADE20K terms of use)",
          citation="Zhou et al., Scene Parsing through ADE20K Dataset, CVPR 2017",
          classes=ADE20K_CLASSES, palette=ADE20K_PALETTE, ignore_index=255,
-         label_map=(255, *range(150)), sample_writer=_NO_WRITER),
+         label_map=(255, *range(150)), sample_writer="course_lib.synthetic.ade20k:write_sample"),
+    dict(name="ade20k_full", title="ADE20K full release (ADE20K_2021_17_01: objects, parts, instances)", chapter="3",
+         folders=("ADE20K_2021_17_01", "ade20k_full", "ADE20K"),
+         markers=(("images/ADE/training/",), ("images/ADE/validation/",)), max_depth=3,
+         note="""\
+ADE20K, the full release ADE20K_2021_17_01: 25 574 training and 2 000 validation images, 3 688 object classes, parts
+(and parts of parts) and amodal instance masks, with the annotators' polygons in one JSON per image.
+Get it: it needs a (free) registration. Register at https://ade20k.csail.mit.edu (request page
+https://ade20k.csail.mit.edu/request_data/), accept the terms of use, download ADE20K_2021_17_01.zip and unpack it
+under <data root>/ade20k_full/, giving ADE20K_2021_17_01/images/ADE/{training,validation}/<scene group>/<scene>/
+ADE_*.{jpg,json} with *_seg.png, *_parts_N.png and one folder of instance masks per image, plus index_ade20k.pkl
+and objects.txt at the top. The loader maps the classes to the 150 SceneParsing classes (the rest are ignored).
+Terms: non-commercial research and education (ADE20K terms of use); the images come from SUN and Places.
+Cite: B. Zhou et al., "Semantic Understanding of Scenes through the ADE20K Dataset", IJCV 127(3), 2019.""",
+         licence="non-commercial research and education (ADE20K terms of use)",
+         citation="Zhou et al., Semantic Understanding of Scenes through the ADE20K Dataset, IJCV 127(3), 2019",
+         classes=ADE20K_CLASSES, palette=ADE20K_PALETTE, ignore_index=255,
+         sample_writer="course_lib.synthetic.ade20k:write_full_sample"),
     dict(name="lip", title="LIP (Look Into Person, single-person parsing)", chapter="4",
          folders=("LIP", "parsing_lip", "lip"), markers=(("TrainVal_images/", "TrainVal_parsing_annotations/"),),
          note="""\

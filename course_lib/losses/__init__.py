@@ -1,6 +1,8 @@
 """Training losses of the book, one module per kind of output (no model or data code here).
 
-- :mod:`course_lib.losses.segmentation`: BCE, soft Dice and their sum (Chapter 3).
+- :mod:`course_lib.losses.segmentation`: BCE, soft Dice and their sum; cross-entropy with auxiliary outputs
+  (PSPNet) (Chapter 3).
+- :mod:`course_lib.losses.polyp`: PraNet's structure loss (weighted IoU + BCE), deep supervision (Chapter 3).
 - :mod:`course_lib.losses.volume`: BCE + soft Dice per region, one sigmoid each (Chapter 3, BraTS).
 - :mod:`course_lib.losses.flow`: RAFT's sequence loss, FlowNet's multi-scale EPE (Chapter 9).
 - :mod:`course_lib.losses.points`: PointNet's transform regulariser and classification loss (Chapter 6).
@@ -12,9 +14,11 @@ from .flow import *  # noqa: F403
 from .flow import __all__ as _flow_all
 from .points import *  # noqa: F403
 from .points import __all__ as _points_all
+from .polyp import *  # noqa: F403
+from .polyp import __all__ as _polyp_all
 from .segmentation import *  # noqa: F403
 from .segmentation import __all__ as _segmentation_all
 from .volume import *  # noqa: F403
 from .volume import __all__ as _volume_all
 
-__all__ = [*_segmentation_all, *_flow_all, *_volume_all, *_points_all]
+__all__ = [*_segmentation_all, *_flow_all, *_volume_all, *_points_all, *_polyp_all]

@@ -19,14 +19,18 @@ All three take *logits* (the raw network output, before the sigmoid) and a targe
 Shapes: ``logits`` ``[N, 1, *spatial]`` or ``[N, *spatial]``; ``target`` the same, or ``[N, *spatial]``
 integers (a ``{0, 1}`` mask as the datasets return it). ``valid`` (optional, same shape as the target) marks the
 pixels that count, for padded batches.
+
+For multi-class models with an auxiliary head (PSPNet, Chapter 3), :class:`AuxCrossEntropy` adds 0.4 times the
+cross-entropy of the auxiliary output to that of the main one.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BCEDiceLoss", "bce_dice_loss", "bce_loss", "soft_dice_loss"]
+__all__ = ["BCEDiceLoss", "bce_dice_loss", "bce_loss", "soft_dice_loss", "AuxCrossEntropy", "split_outputs"]
 
 
 def _prepare(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
@@ -157,3 +161,71 @@ class BCEDiceLoss(nn.Module):
     def extra_repr(self) -> str:
         return f"bce_weight={self.bce_weight}, dice_weight={self.dice_weight}, smooth={self.smooth}"
 
+
+
+def split_outputs(outputs) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``(main, [auxiliary, ...])`` from a model's output: a tensor, a tuple/list ``(main, *aux)`` (PSPNet in
+    training mode) or torchvision's dict ``{"out": main, "aux": aux}``.
+
+    Example:
+        >>> main, aux = split_outputs({"out": torch.zeros(1), "aux": torch.ones(1)})
+        >>> main.item(), [a.item() for a in aux]
+        (0.0, [1.0])
+    """
+    if isinstance(outputs, torch.Tensor):
+        return outputs, []
+    if isinstance(outputs, dict):
+        if "out" not in outputs:
+            raise ValueError(f"a dict output needs an 'out' entry (torchvision's layout), got keys {sorted(outputs)}")
+        return outputs["out"], [v for k, v in outputs.items() if k != "out"]
+    if isinstance(outputs, (tuple, list)) and outputs and all(isinstance(t, torch.Tensor) for t in outputs):
+        return outputs[0], list(outputs[1:])
+    raise TypeError(f"expected a tensor, a (main, aux) tuple or a dict with 'out', got {type(outputs).__name__}")
+
+
+class AuxCrossEntropy(nn.Module):
+    """Cross-entropy on the main output plus ``aux_weight`` times the cross-entropy of each auxiliary output.
+
+    PSPNet (Zhao et al., arXiv 1612.01105) supervises its stage-3 features with an auxiliary classifier during
+    training, weighted 0.4: it eases the optimisation of the deep ResNet and is dropped at test time. A plain tensor
+    (a model in eval mode) gets the plain cross-entropy.
+
+    Args:
+        aux_weight: weight of each auxiliary term (0.4 in the paper).
+        ignore_index: the void label (CamVid 11, VOC 255, ADE20K after its shift), or ``None``.
+        weight: optional per-class weights (SegNet's median frequency balancing), on the logits' device.
+
+    Example:
+        >>> target = torch.tensor([[[0, 1]]])  # [N, H, W]
+        >>> main, aux = torch.zeros(1, 2, 1, 2), torch.zeros(1, 2, 1, 2)
+        >>> round(AuxCrossEntropy()((main, aux), target).item(), 4)  # (1 + 0.4) log 2
+        0.9704
+    """
+
+    def __init__(self, aux_weight: float = 0.4, ignore_index: int | None = None,
+                 weight: torch.Tensor | None = None):
+        super().__init__()
+        if aux_weight < 0:
+            raise ValueError(f"aux_weight must be >= 0, got {aux_weight}")
+        self.aux_weight = aux_weight
+        self.ignore_index = -100 if ignore_index is None else int(ignore_index)
+        self.register_buffer("weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32))
+
+    def forward(self, outputs, target: torch.Tensor) -> torch.Tensor:
+        main, aux = split_outputs(outputs)
+        target = target.long()
+
+        def ce(logits: torch.Tensor) -> torch.Tensor:
+            if logits.shape[-2:] != target.shape[-2:]:
+                raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} differ in size; "
+                                 "the model should upsample its outputs to the input size")
+            w = None if self.weight is None else self.weight.to(logits.device)
+            return F.cross_entropy(logits.float(), target, weight=w, ignore_index=self.ignore_index)
+
+        loss = ce(main)
+        for a in aux:
+            loss = loss + self.aux_weight * ce(a)
+        return loss
+
+    def extra_repr(self) -> str:
+        return f"aux_weight={self.aux_weight}, ignore_index={self.ignore_index}"

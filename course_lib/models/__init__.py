@@ -1,5 +1,14 @@
 """Models of the course book, one file per architecture (see each module for its chapter and paper)."""
 
+from .backbones import MobileNetV2Backbone, Res2NetBackbone, ResNetBackbone, dilate_mobilenet_v2_, dilate_resnet_
+from .deeplabv3plus import (
+    ASPP,
+    DeepLabV3Plus,
+    atrous_receptive_field,
+    deeplabv3plus,
+    gradient_receptive_field,
+    receptive_field,
+)
 from .fcn import FCN, fcn8s, fcn16s, fcn32s
 from .flow_ops import forward_backward_occlusion, pad_to_multiple, unpad, warp
 from .flownet import FlowNetS, flownets
@@ -15,7 +24,10 @@ from .pointnet import (
     upper_bound_shape,
 )
 from .pointnet2 import PointNet2Classifier, ball_query, farthest_point_sample, pointnet2_cls
+from .pranet import PraNet, pranet
+from .pspnet import PSPNet, PyramidPooling, pspnet
 from .raft import RAFT, CorrPyramid, find_raft_small_weights, load_raft_weights, raft_small
+from .segnet import SegNet, segnet, unpool_demo
 from .unet import UNet, unet
 from .upsampling import (
     BilinearUpsample,
@@ -30,7 +42,8 @@ from .upsampling import (
 )
 from .vgg import VGG16_WEIGHT_FILES, find_vgg16_weights, stage_ends
 
-MODELS = {"fcn32s": fcn32s, "fcn16s": fcn16s, "fcn8s": fcn8s, "unet": unet}
+MODELS = {"fcn32s": fcn32s, "fcn16s": fcn16s, "fcn8s": fcn8s, "unet": unet, "segnet": segnet, "pspnet": pspnet,
+          "deeplabv3plus": deeplabv3plus, "pranet": pranet}
 
 
 def count_parameters(model, trainable_only: bool = True) -> int:
@@ -49,4 +62,9 @@ __all__ = ["FCN", "fcn8s", "fcn16s", "fcn32s", "UNet", "unet", "BilinearUpsample
            "insert_zeros", "overlap_count", "VGG16_WEIGHT_FILES", "find_vgg16_weights", "stage_ends",
            # Chapter 9: optical flow
            "FlowNetS", "flownets", "RAFT", "CorrPyramid", "find_raft_small_weights", "load_raft_weights",
-           "raft_small", "forward_backward_occlusion", "pad_to_multiple", "unpad", "warp"]
+           "raft_small", "forward_backward_occlusion", "pad_to_multiple", "unpad", "warp",
+           # Chapter 3: SegNet, PSPNet, DeepLabV3+, PraNet and their backbones
+           "SegNet", "segnet", "unpool_demo", "PSPNet", "PyramidPooling", "pspnet", "ASPP", "DeepLabV3Plus",
+           "deeplabv3plus", "atrous_receptive_field", "receptive_field", "gradient_receptive_field", "PraNet",
+           "pranet", "ResNetBackbone", "MobileNetV2Backbone", "Res2NetBackbone", "dilate_resnet_",
+           "dilate_mobilenet_v2_"]
