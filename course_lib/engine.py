@@ -32,7 +32,7 @@ from .config import autocast_dtype
 DIVERGENCE_FACTOR = 100.0
 
 __all__ = ["DIVERGENCE_FACTOR", "Trainer", "TrainerConfig", "poly_schedule", "cosine_schedule", "constant_schedule",
-           "autocast_dtype"]
+           "step_schedule", "autocast_dtype"]
 
 
 def constant_schedule(progress: float) -> float:
@@ -43,6 +43,20 @@ def constant_schedule(progress: float) -> float:
 def poly_schedule(power: float = 0.9) -> Callable[[float], float]:
     """``(1 - progress) ** power``, the "poly" policy of DeepLab and most segmentation recipes."""
     return lambda progress: max(0.0, 1.0 - progress) ** power
+
+
+def step_schedule(steps: int = 4, gamma: float = 0.1) -> Callable[[float], float]:
+    """``gamma ** k`` in the ``k``-th of ``steps`` equal parts of training: PyTorch's ``StepLR`` expressed in progress
+    (MODNet: ``steps=4``, ``gamma=0.1`` is its rate divided by 10 every 10 of 40 epochs).
+
+    Example:
+        >>> f = step_schedule(4, 0.1)
+        >>> [round(f(p), 6) for p in (0.0, 0.24, 0.25, 0.6, 1.0)]
+        [1.0, 1.0, 0.1, 0.01, 0.001]
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    return lambda progress: gamma ** min(steps - 1, int(max(0.0, progress) * steps))
 
 
 def cosine_schedule(warmup: float = 0.0, floor: float = 0.0) -> Callable[[float], float]:

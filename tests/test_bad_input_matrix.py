@@ -31,6 +31,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from course_lib.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.data.ade20k import parse_object_info, parse_scene_categories
+from course_lib.data.ade20k_annotations import read_annotation, read_index
+from course_lib.data.ade20k_full import read_instance_mask, read_seg
 from course_lib.data.camvid import parse_list_file
 from course_lib.data.chairs import read_split_list
 from course_lib.data.splits import read_id_list
@@ -39,6 +42,7 @@ from course_lib.io.boxes import read_bboxes
 from course_lib.io.checksums import read_sidecar
 from course_lib.io.flow import read_flo, read_flow, read_kitti_flow, write_flo, write_kitti_flow
 from course_lib.io.images import MaskWarning, check_labels, read_binary_mask, read_label, read_rgb
+from course_lib.io.matting import read_alpha, read_trimap
 from course_lib.io.nifti import read_nifti, save_nifti
 from course_lib.io.off import read_off, write_off
 from course_lib.io.points import read_point_h5, read_point_txt, write_point_h5, write_point_txt
@@ -280,6 +284,146 @@ if read_ids is not None:
     }, generic=("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")))
 
 
+# ------------------------------------------------------------------------------------------------ matting (Chapter 2)
+def _grey(values, mode: str = "L") -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        if mode == "I;16":  # a 16-bit grey PNG
+            Image.fromarray(np.asarray(values, np.uint16)).save(path)
+        else:
+            Image.fromarray(np.asarray(values, np.uint8), "L").convert(mode).save(path)
+        return path
+    return write
+
+
+_ALPHA = [[0, 64, 128, 255], [255, 128, 64, 0]]
+_TRIMAP = [[0, 128, 255, 128], [255, 0, 128, 0]]
+READERS += [
+    Reader("io.matting.read_alpha", read_alpha, ("alpha.png", _grey(_ALPHA)), {
+        "rgba_alpha": (_grey(_ALPHA, "RGBA"), True),
+        "la_alpha": (_grey(_ALPHA, "LA"), True),
+        "coloured_rgb": (_colour_photo, True),
+        "sixteen_bit_png": (_grey([[0, 32768], [65535, 1000]], "I;16"), False),  # read, divided by 65535
+        "rgb_with_equal_channels": (_grey(_ALPHA, "RGB"), False),  # read as grey
+    }),
+    Reader("io.matting.read_trimap", read_trimap, ("trimap.png", _grey(_TRIMAP)), {
+        "jpeg_like_values_127_129": (_grey([[0, 127, 128, 129], [255, 255, 0, 128]]), True),
+        "jpeg_file": (lambda p: _bytes(_jpeg(_TRIMAP))(p), True),
+        "sixteen_bit_png": (_grey([[0, 128], [255, 0]], "I;16"), True),
+        "rgba_trimap": (_grey(_TRIMAP, "RGBA"), True),
+        "coloured_rgb": (_colour_photo, True),
+    }),
+]
+
+
+def _jpeg(values) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.kron(np.asarray(values, np.uint8), np.ones((5, 5), np.uint8)), "L").save(buffer, "JPEG",
+                                                                                               quality=75)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------ ADE20K (Chapter 3)
+_TEXT_GENERIC = ("empty", "wrong_format", "folder", "symlink_loop", "non_utf8_name")
+_INFO150 = "Idx\tRatio\tTrain\tVal\tName\n1\t0.1576\t11664\t1172\twall\n2\t0.1072\t6046\t612\tbuilding, edifice\n"
+_HEAD150 = "Idx\tRatio\tTrain\tVal\tName\n"
+
+
+def _seg(red: int = 10, mode: str = "RGB") -> Callable[[Path], Path]:
+    """An ADE20K _seg.png: class 401 (R 10, G 145) with instance code 7 on a 6 x 8 picture; ``red`` may break it."""
+    def write(path: Path) -> Path:
+        rgb = np.zeros((6, 8, 3), np.uint8)
+        rgb[1:4, 2:6] = (red, 145, 7)
+        Image.fromarray(rgb, "RGB").convert(mode).save(path)
+        return path
+    return write
+
+
+def _ade_json(edit: Callable[[dict], None] | None = None, raw: str | None = None) -> Callable[[Path], Path]:
+    """A small ADE20K .json (a car with a wheel as its part); ``edit`` changes its annotation, ``raw`` replaces it."""
+    def write(path: Path) -> Path:
+        car = {"id": 0, "name": "car, auto", "name_ndx": 401, "raw_name": "car", "occluded": "no", "crop": "0",
+               "attributes": [], "parts": {"part_level": 0, "ispartof": [], "hasparts": [1]},
+               "polygon": {"x": [0, 5, 5], "y": [0, 0, 3]}, "instance_mask": "a/instance_000_a.png"}
+        wheel = {"id": 1, "name": "wheel", "name_ndx": 3035, "occluded": [], "crop": "0", "attributes": "",
+                 "parts": {"part_level": 1, "ispartof": 0, "hasparts": []}, "polygon": {"x": [1, 2], "y": [2, 3]}}
+        ann = {"filename": "a.jpg", "folder": "ADE/training/urban/street", "imsize": [6, 8, 3],
+               "scene": ["outdoor", "street"], "object": [car, wheel]}
+        if edit is not None:
+            edit(ann)
+        path.write_text(raw if raw is not None else json.dumps({"annotation": ann}), encoding="utf-8")
+        return path
+    return write
+
+
+def _pickle(obj) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        import pickle
+
+        path.write_bytes(pickle.dumps(obj))
+        return path
+    return write
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+READERS += [
+    Reader("data.ade20k.parse_object_info", parse_object_info, ("objectInfo150.txt", _text(_INFO150)), {
+        "non_utf8_content": (_bytes(_HEAD150.encode() + b"1\t0.1\t1\t1\tw\xe9ll\n"), True),
+        "no_header": (_text(_INFO150.split("\n", 1)[1]), True),
+        "index_gap": (_text(_HEAD150 + "1\t0.1\t1\t1\twall\n3\t0.1\t1\t1\tsky\n"), True),
+        "four_fields": (_text(_HEAD150 + "1\t0.1\t1\twall\n"), True),
+        "ratio_above_one": (_text(_HEAD150 + "1\t1.5\t1\t1\twall\n"), True),
+        "negative_count": (_text(_HEAD150 + "1\t0.1\t-1\t1\twall\n"), True),
+        "empty_name": (_text(_HEAD150 + "1\t0.1\t1\t1\t,\n"), True),
+        "header_only": (_text(_HEAD150), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("data.ade20k.parse_scene_categories", parse_scene_categories,
+           ("sceneCategories.txt", _text("ADE_val_00000001 abbey\nADE_val_00000002 abbey\n")), {
+        "non_utf8_content": (_bytes(b"ADE_val_00000001 caf\xe9\n"), True),
+        "three_fields": (_text("ADE_val_00000001 abbey church\n"), True),
+        "duplicate_id": (_text("ADE_val_00000001 abbey\nADE_val_00000001 street\n"), True),
+        "path_as_id": (_text("../../etc/passwd abbey\n"), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("data.ade20k_full.read_seg", read_seg, ("ADE_train_00000001_seg.png", _seg()), {
+        "red_not_a_multiple_of_10": (_seg(red=15), True),
+        "grey_png": (_seg(mode="L"), True),
+        "rgba_png": (_seg(mode="RGBA"), True),
+        "palette_png": (_seg(mode="P"), True),
+    }),
+    Reader("data.ade20k_full.read_instance_mask", read_instance_mask, ("instance_000_a.png", _grey(_TRIMAP)), {
+        "grey_value_64": (_grey([[0, 64], [128, 255]]), True),
+        "rgb_mask": (_grey(_TRIMAP, "RGB"), True),
+        "sixteen_bit_png": (_grey([[0, 128], [255, 0]], "I;16"), True),
+    }),
+    Reader("data.ade20k_annotations.read_annotation", read_annotation, ("ADE_train_00000001.json", _ade_json()), {
+        "not_an_annotation": (_ade_json(raw="[1, 2]"), True),
+        "non_utf8_content": (_bytes(b'{"annotation": {"filename": "caf\xe9.jpg"}}'), True),
+        "imsize_zero": (_ade_json(lambda a: a.update(imsize=[0, 8, 3])), True),
+        "imsize_text": (_ade_json(lambda a: a.update(imsize="6x8")), True),
+        "id_is_text": (_ade_json(lambda a: a["object"][0].update(id="0")), True),
+        "duplicate_ids": (_ade_json(lambda a: a["object"][1].update(id=0)), True),
+        "part_of_a_missing_object": (_ade_json(lambda a: a["object"][1]["parts"].update(ispartof=9)), True),
+        "part_without_owner": (_ade_json(lambda a: a["object"][1]["parts"].update(ispartof=[])), True),
+        "polygon_ragged": (_ade_json(lambda a: a["object"][0]["polygon"]["x"].pop()), True),
+        "polygon_nan": (_ade_json(raw='{"annotation": {"imsize": [6, 8, 3], "object": [{"id": 0, "name": "car", '
+                                      '"name_ndx": 401, "parts": {"part_level": 0}, "polygon": {"x": [NaN], '
+                                      '"y": [1]}}]}}'), True),
+        "class_index_beyond_the_png": (_ade_json(lambda a: a["object"][0].update(name_ndx=70000)), True),
+        "mask_path_climbs_out": (_ade_json(lambda a: a["object"][0].update(instance_mask="../../x.png")), True),
+        "deeply_nested": (_ade_json(raw="[" * 100000 + "]" * 100000), True),
+    }),
+    Reader("data.ade20k_annotations.read_index", read_index, ("index_ade20k.pkl", _pickle(
+        {"objectnames": np.array(["wall", "building, edifice"], object), "filename": ["ADE_train_00000001.jpg"],
+         "objectPresence": np.zeros((2, 1), np.int64)})), {
+        "runs_code": (_pickle({"objectnames": _RunsCode()}), True),
+        "not_a_dict": (_pickle(["wall", "sky"]), True),
+        "no_objectnames": (_pickle({"filename": ["a.jpg"]}), True),
+    }),
+]
+
 def _generic(case: str, reader: Reader, tmp: Path) -> tuple[Path, bool]:
     """Write the generic ``case`` for ``reader`` into ``tmp``; return (path, must_fail)."""
     name, write = reader.good
@@ -365,6 +509,28 @@ def test_the_matrix_covers_every_reader_module():
 
 
 # ------------------------------------------------------------------------------------------------ partner files
+def test_matting_image_and_alpha_of_different_sizes_are_named_by_the_dataset(tmp_path):
+    from course_lib.data.matting import PortraitMatting
+
+    for sub in ("image", "matte"):
+        (tmp_path / sub).mkdir()
+    _png(tmp_path / "image" / "p1.png", "RGB")  # 8 x 6
+    Image.fromarray(np.zeros((5, 8), np.uint8)).save(tmp_path / "matte" / "p1.png")
+    with pytest.raises(ValueError, match=r"matte/p1\.png: is 8x5 .*image/p1\.png is 8x6"):
+        PortraitMatting(tmp_path)[0]
+
+
+def test_matting_file_without_its_partner_is_named(tmp_path):
+    from course_lib.data.matting import list_testset
+
+    for sub in ("merged", "alpha_copy", "trimaps"):
+        (tmp_path / sub).mkdir()
+        _png(tmp_path / sub / "fg_0.png")
+    _png(tmp_path / "merged" / "fg_1.png")
+    with pytest.raises(ValueError, match=r"merged/fg_1\.png has no partner in .*alpha_copy \(expected fg_1\.\*\)"):
+        list_testset(tmp_path)
+
+
 def test_mask_of_another_size_than_its_image_is_named(tmp_path):
     from course_lib.io.images import check_same_size
 

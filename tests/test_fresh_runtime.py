@@ -87,6 +87,7 @@ train("ch03_fcn_voc", "voc", "fcn32s-voc",
 train("ch03_unet_kvasir", "kvasir", "unet-kvasir",
       {"size": (64, 64), "width": 4, "depth": 2, "batch_size": 2, "eval_batch_size": 2, "num_workers": 0,
        "decode_size": 96, "channels_last": False})
+stops("ch02_image_matting", "composition1k")
 stops("ch03_unet3d_brats", "brats")
 train("ch06_pointnet", "modelnet", "pointnet-modelnet40",
       {"num_points": 64, "mesh_points": 128, "batch_size": 4, "eval_batch_size": 4, "num_workers": 0,
@@ -277,3 +278,6 @@ def test_full_profile_of_every_chapter_from_the_wheel_alone(fresh_python, mirror
                    "awsaf49/brats20-dataset-training-validation"):
         assert needed in brats, f"{needed!r} missing from the BraTS message:\n{brats}"
     assert "lmb.informatik.uni-freiburg.de" in chapters["ch09_flow_chairs"]["stopped"]
+    matting = chapters["ch02_image_matting"]["stopped"]
+    for needed in ("registration", "sites.google.com/view/deepimagematting", f"{data}/composition1k"):
+        assert needed in matting, f"{needed!r} missing from the Composition-1k message:\n{matting}"

@@ -34,6 +34,7 @@ from .common import (
 from .flow import FlowAugment, FlowPairDataset, flow_collate
 from .kitti_flow import KittiFlow
 from .kvasir import KvasirSEG
+from .matting import Composition1k, PortraitMatting
 from .modelnet import ModelNet
 from .point_transforms import PointAugment, knn_patches, normalize_to_unit_sphere, rotation_about_axis
 from .registry import (
@@ -61,5 +62,5 @@ __all__ = [
     "KittiFlow", "KvasirSEG", "KvasirTransforms", "ModelNet", "PairedSegmentationDataset", "PointAugment",
     "Resource", "SegmentationTransforms", "VOCSegmentation", "binary_collate", "class_weights", "denormalize",
     "FileCache", "find_root", "flow_collate", "knn_patches", "label_counts", "load_cached", "normalize", "normalize_to_unit_sphere", "pad_collate", "registry",
-    "rotation_about_axis",
+    "rotation_about_axis", "Composition1k", "PortraitMatting",
 ]  # fmt: skip

@@ -29,6 +29,7 @@ import numpy as np
 from ..io.images import voc_colormap
 from ..registries import Registry
 from . import labels as _labels
+from . import matting_entries as _matting_entries
 
 __all__ = ["REGISTRY", "SAMPLE_MARKER", "DatasetInfo", "Resource", "find_root", "get", "is_sample_folder", "register"]
 
@@ -450,4 +451,9 @@ R. Urtasun, "Are we ready for Autonomous Driving? The KITTI Vision Benchmark Sui
 # Scene parsing, human parsing and driving: entries (and label tables) kept as data in course_lib/data/labels.py;
 # their loaders and sample writers come with their chapters (python -m course_lib.score scores them already).
 for _entry in _labels.DATASETS:
+    register(DatasetInfo(**_entry))
+
+# ----------------------------------------------------------------------------------------------- Chapter 2
+# Image matting (Adobe Composition-1k, PPM-100): entries kept as data in course_lib/data/matting_entries.py.
+for _entry in _matting_entries.DATASETS:
     register(DatasetInfo(**_entry))

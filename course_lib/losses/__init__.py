@@ -6,12 +6,16 @@
 - :mod:`course_lib.losses.volume`: BCE + soft Dice per region, one sigmoid each (Chapter 3, BraTS).
 - :mod:`course_lib.losses.flow`: RAFT's sequence loss, FlowNet's multi-scale EPE (Chapter 9).
 - :mod:`course_lib.losses.points`: PointNet's transform regulariser and classification loss (Chapter 6).
+- :mod:`course_lib.losses.matting`: Deep Image Matting's alpha-prediction and compositional losses, MODNet's
+  three sub-objectives (Chapter 2).
 
 Each chapter adds its module here (flow sequence losses, T-Net regularisers, ...).
 """
 
 from .flow import *  # noqa: F403
 from .flow import __all__ as _flow_all
+from .matting import *  # noqa: F403
+from .matting import __all__ as _matting_all
 from .points import *  # noqa: F403
 from .points import __all__ as _points_all
 from .polyp import *  # noqa: F403
@@ -21,4 +25,4 @@ from .segmentation import __all__ as _segmentation_all
 from .volume import *  # noqa: F403
 from .volume import __all__ as _volume_all
 
-__all__ = [*_segmentation_all, *_flow_all, *_volume_all, *_points_all, *_polyp_all]
+__all__ = [*_segmentation_all, *_flow_all, *_volume_all, *_points_all, *_polyp_all, *_matting_all]

@@ -1,6 +1,8 @@
 """Metrics of the book, one module per kind of output, each computed as the papers' evaluation code defines it.
 
 - :mod:`course_lib.metrics.segmentation`: confusion matrix, pixel accuracy, IoU/mIoU, Dice (Chapters 1 and 3).
+- :mod:`course_lib.metrics.matting`: SAD, MSE, Grad, Conn of alpha mattes as Deep Image Matting's MATLAB code,
+  :class:`MattingMeter` (Chapter 2).
 - :mod:`course_lib.metrics.binary`: Dice/IoU over 256 thresholds, PraNet's polyp protocol (Chapter 3).
 - :mod:`course_lib.metrics.boundary`: boundary F-score within a tolerance in pixels, as DAVIS/BSDS (Chapter 3).
 - :mod:`course_lib.metrics.volume`: Dice and HD95 per region with the BraTS conventions (Chapter 3).
@@ -16,9 +18,11 @@ from .boundary import *  # noqa: F403
 from .boundary import __all__ as _boundary_all
 from .flow import *  # noqa: F403
 from .flow import __all__ as _flow_all
+from .matting import *  # noqa: F403
+from .matting import __all__ as _matting_all
 from .segmentation import *  # noqa: F403
 from .segmentation import __all__ as _segmentation_all
 from .volume import *  # noqa: F403
 from .volume import __all__ as _volume_all
 
-__all__ = [*_segmentation_all, *_binary_all, *_boundary_all, *_flow_all, *_volume_all]
+__all__ = [*_segmentation_all, *_binary_all, *_boundary_all, *_flow_all, *_volume_all, *_matting_all]

@@ -9,9 +9,11 @@ from .deeplabv3plus import (
     gradient_receptive_field,
     receptive_field,
 )
+from .dim import DeepImageMatting, dim_vgg16
 from .fcn import FCN, fcn8s, fcn16s, fcn32s
 from .flow_ops import forward_backward_occlusion, pad_to_multiple, unpad, warp
 from .flownet import FlowNetS, flownets
+from .modnet import MODNet, modnet
 from .pointnet import (
     SHAPENET_PART_CATEGORIES,
     PatchPointNet,
@@ -43,7 +45,7 @@ from .upsampling import (
 from .vgg import VGG16_WEIGHT_FILES, find_vgg16_weights, stage_ends
 
 MODELS = {"fcn32s": fcn32s, "fcn16s": fcn16s, "fcn8s": fcn8s, "unet": unet, "segnet": segnet, "pspnet": pspnet,
-          "deeplabv3plus": deeplabv3plus, "pranet": pranet}
+          "deeplabv3plus": deeplabv3plus, "pranet": pranet, "dim_vgg16": dim_vgg16, "modnet": modnet}
 
 
 def count_parameters(model, trainable_only: bool = True) -> int:
@@ -63,6 +65,8 @@ __all__ = ["FCN", "fcn8s", "fcn16s", "fcn32s", "UNet", "unet", "BilinearUpsample
            # Chapter 9: optical flow
            "FlowNetS", "flownets", "RAFT", "CorrPyramid", "find_raft_small_weights", "load_raft_weights",
            "raft_small", "forward_backward_occlusion", "pad_to_multiple", "unpad", "warp",
+           # Chapter 2: image matting
+           "DeepImageMatting", "dim_vgg16", "MODNet", "modnet",
            # Chapter 3: SegNet, PSPNet, DeepLabV3+, PraNet and their backbones
            "SegNet", "segnet", "unpool_demo", "PSPNet", "PyramidPooling", "pspnet", "ASPP", "DeepLabV3Plus",
            "deeplabv3plus", "atrous_receptive_field", "receptive_field", "gradient_receptive_field", "PraNet",

@@ -10,6 +10,7 @@ from .base import Recipe, RecipeConfig, TrainResult, parse_override
 from .brats import BratsConfig, brats_recipes, predict_volume, training_memory_estimate
 from .fcn import fcn_recipes, vgg16_weight_folders
 from .flow import FlowConfig, flow_recipes, predict_flow
+from .matting import MattingConfig, matting_recipes, predict_alpha
 from .pointnet import PointNetConfig, pointnet_recipes
 from .pointnet_demos import fit_tnet_alignment, train_outlier_scorer
 from .segmentation import SegmentationConfig, predict
@@ -33,9 +34,11 @@ for _r in unet_recipes():
     register(_r)
 for _r in pointnet_recipes():
     register(_r)
+for _r in matting_recipes():
+    register(_r)
 
 __all__ = ["RECIPES", "Recipe", "RecipeConfig", "TrainResult", "get_recipe", "parse_override", "register",
            # each family's settings class, and the prediction and demo helpers the notebooks call
-           "BratsConfig", "FlowConfig", "PointNetConfig", "SegmentationConfig", "UNetConfig",
-           "fit_tnet_alignment", "predict", "predict_binary", "predict_flow", "predict_volume",
+           "BratsConfig", "FlowConfig", "MattingConfig", "PointNetConfig", "SegmentationConfig", "UNetConfig",
+           "fit_tnet_alignment", "predict", "predict_alpha", "predict_binary", "predict_flow", "predict_volume",
            "train_outlier_scorer", "training_memory_estimate", "vgg16_weight_folders"]

@@ -26,7 +26,7 @@ from .. import distributed as D
 from ..checkpoint import load_checkpoint
 from ..config import get_device, get_profile, seed_everything, work_dir
 from ..data import registry
-from ..engine import Trainer, TrainerConfig, constant_schedule, cosine_schedule, poly_schedule
+from ..engine import Trainer, TrainerConfig, constant_schedule, cosine_schedule, poly_schedule, step_schedule
 from ..io.atomic import atomic_write_text
 from ..runlock import run_lock
 from .config import RecipeConfig, apply_overrides, config_from_dict, config_to_dict, parse_override
@@ -38,11 +38,12 @@ SCHEDULES: dict[str, Callable[[], Callable[[float], float]]] = {
     "constant": lambda: constant_schedule,
     "poly": lambda: poly_schedule(0.9),
     "cosine": lambda: cosine_schedule(warmup=0.03),
+    "step": lambda: step_schedule(4, 0.1),
 }
 
 
 def make_schedule(name: str) -> Callable[[float], float]:
-    """A learning-rate schedule by name: ``constant``, ``poly`` or ``cosine``."""
+    """A learning-rate schedule by name: ``constant``, ``poly``, ``cosine`` or ``step`` (x0.1 at 1/4, 1/2, 3/4)."""
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
     return SCHEDULES[name]()
@@ -110,6 +111,7 @@ class Recipe:
         full: the settings of the full profile (same class).
         monitor: the validation metric that selects ``best.pt`` (without the ``val_`` prefix).
         splits: the dataset's split names, train first.
+        monitor_mode: ``"max"`` (a score such as mIoU) or ``"min"`` (an error such as matting's SAD) for ``monitor``.
     """
 
     name: str
@@ -120,8 +122,11 @@ class Recipe:
     full: RecipeConfig
     monitor: str = "miou"
     splits: tuple[str, ...] = ("train", "val")
+    monitor_mode: str = "max"
 
     def __post_init__(self) -> None:
+        if self.monitor_mode not in ("max", "min"):
+            raise ValueError(f"recipe {self.name!r}: monitor_mode must be 'max' or 'min', got {self.monitor_mode!r}")
         if type(self.quick) is not type(self.full):
             raise TypeError(f"recipe {self.name!r}: quick and full settings must be of one class, got "
                             f"{type(self.quick).__name__} and {type(self.full).__name__}")
@@ -256,7 +261,7 @@ class Recipe:
             optimizer = make_optimizer(model, cfg)
             config = TrainerConfig(
                 epochs=cfg.epochs, time_limit=time_limit * 60 if time_limit else None, out_dir=out,
-                monitor=f"val_{self.monitor}", mode="max", amp=cfg.amp, grad_clip=cfg.grad_clip,
+                monitor=f"val_{self.monitor}", mode=self.monitor_mode, amp=cfg.amp, grad_clip=cfg.grad_clip,
                 lr_schedule=make_schedule(cfg.schedule), val_every=cfg.val_every, progress=progress,
                 meta={"recipe": self.name, "config": config_to_dict(cfg),
                       "backbone_source": getattr(model, "backbone_source", None)})

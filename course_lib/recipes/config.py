@@ -42,7 +42,7 @@ class RecipeConfig:
         momentum: SGD momentum.
         weight_decay: L2 penalty (decoupled for AdamW).
         bias_lr_mult: learning-rate multiplier of the biases (FCN doubles it, as in Caffe).
-        schedule: learning-rate schedule over training progress: ``constant``, ``poly`` or ``cosine``.
+        schedule: learning-rate schedule over training progress: ``constant``, ``poly``, ``cosine`` or ``step``.
         amp: mixed precision on a GPU (no effect on a CPU).
         grad_clip: clip the gradient norm to this value (``None``: no clipping).
         val_every: validate every this many epochs (and after the last).

@@ -1,4 +1,5 @@
-"""The command line of :mod:`course_lib.score`: ``python -m course_lib.score {semantic,binary,brats,kitti-flow}``."""
+"""The command line of :mod:`course_lib.score`: ``python -m course_lib.score BENCHMARK`` (semantic, binary, brats,
+kitti-flow, matting)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label of the enhancing tumour: 2021 (and before) 4, 2023 3; auto detects it")
     p.add_argument("--no-hd95", action="store_true", help="Dice only (HD95 needs MONAI)")
     add("kitti-flow", "KITTI 16-bit flow PNGs against flow_occ or flow_noc: EPE and Fl-all as the KITTI devkit")
+    text = ("alpha mattes over the trimap's unknown region: SAD/1000, MSE, Grad/1000, Conn/1000 per image and their "
+            "means, as Deep Image Matting's evaluation code (Composition-1k)")
+    p = sub.add_parser("matting", help=text, description=text, epilog=_EPILOG)
+    p.add_argument("--pred", required=True, help="predicted mattes (8-bit grey, named like the ground truth)")
+    p.add_argument("--alpha", required=True, help="ground-truth mattes (e.g. Composition-1k-testset/alpha_copy)")
+    p.add_argument("--trimap", required=True, help="trimaps of 0/128/255 (e.g. Composition-1k-testset/trimaps)")
+    p.add_argument("--ids", help="score only the names listed in this file (one per line)")
     return parser
 
 
@@ -58,6 +66,10 @@ def run(args: argparse.Namespace):
         from .brats import score_brats
 
         return score_brats(args.gt, args.pred, args.release, hd95=not args.no_hd95, ids=ids)
+    if args.command == "matting":
+        from .matting import score_matting
+
+        return score_matting(args.pred, args.alpha, args.trimap, ids)
     from .kitti_flow import score_kitti_flow
 
     return score_kitti_flow(args.gt, args.pred, ids)
