@@ -91,7 +91,9 @@ class MattingConfig(RecipeConfig):
         max_val_items: validate on the first this many images only (``None``: all).
         alpha_weight: DIM's ``w_l`` between the alpha-prediction and the compositional loss (0.5).
         refine_weight: weight of the refinement stage's alpha-prediction loss (DIM).
-        semantic_weight, detail_weight, fusion_weight: MODNet's loss weights (10, 10, 1 in the official code).
+        semantic_weight: MODNet's weight of the semantic loss (10 in the official code).
+        detail_weight: MODNet's weight of the detail loss (10 in the official code).
+        fusion_weight: MODNet's weight of the fusion loss (1 in the official code).
         composition: MODNet's compositional term: ``fg_bg`` (the true foreground and background), ``image`` (the
             official code's ``image * alpha``) or ``none``.
     """
