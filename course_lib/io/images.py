@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["MaskWarning", "check_labels", "check_same_size", "image_size", "read_binary_mask", "read_label", "read_rgb",
-           "voc_colormap"]
+__all__ = ["MaskWarning", "check_labels", "check_same_size", "image_size", "open_image", "read_binary_mask",
+           "read_label", "read_rgb", "voc_colormap"]
 
 # what "binary" means for read_binary_mask: values within _NEAR of 0 or 255, at most _GREY_FRACTION of other greys,
 # and no more than _COLOUR_FRACTION of pixels whose channels differ by more than _COLOUR_SPREAD.
@@ -43,7 +43,7 @@ def read_rgb(path: str | os.PathLike) -> Image.Image:
     Example:
         >>> img = read_rgb("CamVid/train/0001TP_006690.png")  # doctest: +SKIP
     """
-    return _open(path, "image").convert("RGB")
+    return open_image(path, "image").convert("RGB")
 
 
 def read_label(path: str | os.PathLike, modes: Sequence[str] = ("L", "P")) -> np.ndarray:
@@ -62,7 +62,7 @@ def read_label(path: str | os.PathLike, modes: Sequence[str] = ("L", "P")) -> np
     Example:
         >>> mask = read_label("CamVid/trainannot/0001TP_006690.png")  # doctest: +SKIP
     """
-    img = _open(path, "label")
+    img = open_image(path, "label")
     if img.mode not in modes:
         raise ValueError(
             f"{path}: label image has PIL mode {img.mode!r}, expected one of {tuple(modes)} "
@@ -97,7 +97,7 @@ def read_binary_mask(path: str | os.PathLike, threshold: int = 128, reduce: int 
         >>> sorted(np.unique(mask))  # doctest: +SKIP
         [0, 1]
     """
-    img = _open(path, "mask")
+    img = open_image(path, "mask")
     if img.mode not in ("RGB", "L", "RGBA", "P", "1", "LA"):
         raise ValueError(f"{path}: mask has PIL mode {img.mode!r}; expected an 8-bit grey or RGB image")
     if not 0 < threshold <= 255:
@@ -121,7 +121,9 @@ def read_binary_mask(path: str | os.PathLike, threshold: int = 128, reduce: int 
     return (np.asarray(grey, dtype=np.uint8) >= threshold).astype(np.uint8)
 
 
-def _open(path: str | os.PathLike, kind: str) -> Image.Image:
+def open_image(path: str | os.PathLike, kind: str = "image") -> Image.Image:
+    """Open and fully decode an image file; a missing, empty, truncated or undecodable file is an error naming it
+    and ``kind`` (what the file should be: "label", "alpha", ...)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {kind} file is missing")

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from .atomic import atomic_write_bytes
-from .images import _open
+from .images import open_image
 
 __all__ = ["TRIMAP_VALUES", "check_trimap", "read_alpha", "read_trimap", "write_alpha", "write_trimap"]
 
@@ -68,7 +68,7 @@ def read_alpha(path: str | os.PathLike) -> np.ndarray:
         >>> alpha = read_alpha("Composition-1k-testset/alpha_copy/boy-1518482_1920_0.png")  # doctest: +SKIP
     """
     path = Path(path)
-    img = _open(path, "alpha")
+    img = open_image(path, "alpha")
     mode = img.mode
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         raise ValueError(f"{path}: alpha file has PIL mode {mode!r} (with an alpha channel); {_NOT_GREY}. If the "
@@ -132,7 +132,7 @@ def read_trimap(path: str | os.PathLike) -> np.ndarray:
         >>> trimap = read_trimap("Composition-1k-testset/trimaps/boy-1518482_1920_0.png")  # doctest: +SKIP
     """
     path = Path(path)
-    img = _open(path, "trimap")
+    img = open_image(path, "trimap")
     if img.mode == "L":
         trimap = np.asarray(img, dtype=np.uint8).copy()
     elif img.mode in ("RGB", "P"):

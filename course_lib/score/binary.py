@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.images import open_image
 from .common import Report, ScoreError, collect, pair_files
 
 __all__ = ["score_binary"]
@@ -29,10 +30,8 @@ _GT_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.PNG", "*.JPG", "*.JPEG", "*.bmp",
 
 
 def _open(path: Path, what: str):
-    from ..io.images import _open as open_fully
-
     try:
-        img = open_fully(path, what)
+        img = open_image(path, what)
     except (OSError, ValueError) as err:
         raise ScoreError(str(err)) from None
     if img.mode in ("I;16", "I;16B", "I", "F"):
