@@ -152,21 +152,21 @@ def test_dim_imagenet_weights_from_a_local_file_zero_the_trimap_channel(tmp_path
 
 
 def test_dim_imagenet_weights_offline_fall_back_with_a_message(monkeypatch, capsys, tmp_path):
-    import course_lib.models.dim as dim
+    import course_lib.models.vgg as vgg  # where dim_vgg16 asks torchvision's weight API (vgg16_weight_source)
 
-    monkeypatch.setattr(dim, "torchvision_vgg16_state", lambda batch_norm=False: (None, "offline (test)"))
+    monkeypatch.setattr(vgg, "torchvision_vgg16_state", lambda batch_norm=False: (None, "offline (test)"))
     model = dim_vgg16(weights="imagenet", weight_folders=[tmp_path], width=64, fc6_channels=16)
     assert model.backbone_source is None and "offline (test)" in capsys.readouterr().out
     assert model.features[0].weight[:, 3].abs().sum() > 0  # nothing loaded: random initialisation throughout
 
 
 def test_dim_builder_downloads_nothing_by_default(monkeypatch):
-    import course_lib.models.dim as dim
+    import course_lib.models.vgg as vgg
 
     def boom(*args, **kwargs):
         raise AssertionError("the default builder must not ask for weights")
 
-    monkeypatch.setattr(dim, "torchvision_vgg16_state", boom)
+    monkeypatch.setattr(vgg, "torchvision_vgg16_state", boom)
     assert dim_vgg16(**QUICK_DIM).backbone_source is None
 
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .vgg import find_vgg16_weights, load_vgg16_weights, make_vgg_features, stage_ends, torchvision_vgg16_state
+from .vgg import load_vgg16_weights, make_vgg_features, stage_ends, vgg16_weight_source
 
 __all__ = ["DeepImageMatting", "dim_vgg16", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -188,9 +188,8 @@ class DeepImageMatting(nn.Module):
             raise ValueError(f"ImageNet VGG16 weights need width=64, this model has width={self.width}")
         described = None
         if source is None:
-            source = find_vgg16_weights(batch_norm=batch_norm, search=search)
-            if source is None and use_torchvision:
-                source, described = torchvision_vgg16_state(batch_norm=batch_norm)
+            source, described = vgg16_weight_source(batch_norm=batch_norm, search=search,
+                                                    use_torchvision=use_torchvision)
             if source is None:
                 why = described or f"none found in {[str(f) for f in search]}"
                 print(f"DeepImageMatting: no ImageNet VGG16 weights ({why}); the encoder is trained from scratch.")

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .upsampling import BilinearUpsample, coord_map, crop_like
-from .vgg import find_vgg16_weights, load_vgg16_weights, make_vgg_features, stage_ends, torchvision_vgg16_state
+from .vgg import load_vgg16_weights, make_vgg_features, stage_ends, vgg16_weight_source
 
 __all__ = ["FCN", "fcn32s", "fcn16s", "fcn8s"]
 
@@ -173,13 +173,10 @@ class FCN(nn.Module):
             return None
         if source is None:
             bn = any(isinstance(m, nn.BatchNorm2d) for m in self.features)
-            source = find_vgg16_weights(batch_norm=bn, search=search)
-            if source is None and use_torchvision:
-                source, described = torchvision_vgg16_state(batch_norm=bn)
-                if source is None:
+            source, described = vgg16_weight_source(batch_norm=bn, search=search, use_torchvision=use_torchvision)
+            if source is None:
+                if use_torchvision:
                     print(f"FCN: no ImageNet VGG16 weights: {described}. The backbone is trained from scratch.")
-                    return None
-            elif source is None:
                 return None
         fc_ok = self.fc6.weight.shape[0] == 4096 and self.fc6.weight.shape[1] == 512
         load_vgg16_weights(self.features, source, self.fc6 if fc_ok else None, self.fc7 if fc_ok else None)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .vgg import find_vgg16_weights, load_vgg16_weights, make_vgg_features, stage_ends, torchvision_vgg16_state
+from .vgg import load_vgg16_weights, make_vgg_features, stage_ends, vgg16_weight_source
 from .weights import load_state_strict
 
 __all__ = ["SegNet", "segnet", "unpool_demo"]
@@ -145,9 +145,7 @@ class SegNet(nn.Module):
             return None
         described = None
         if source is None:
-            source = find_vgg16_weights(batch_norm=True, search=search)
-            if source is None and use_torchvision:
-                source, described = torchvision_vgg16_state(batch_norm=True)
+            source, described = vgg16_weight_source(batch_norm=True, search=search, use_torchvision=use_torchvision)
             if source is None:
                 print(f"SegNet: no ImageNet VGG16-BN weights ({described or 'none found in ' + str(list(search))}). "
                       "The encoder is trained from scratch.")

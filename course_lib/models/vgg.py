@@ -17,7 +17,7 @@ from torch import nn
 from .weights import torchvision_state
 
 __all__ = ["VGG16_CFG", "make_vgg_features", "stage_ends", "load_vgg16_weights", "find_vgg16_weights",
-           "VGG16_WEIGHT_FILES", "torchvision_vgg16_state"]
+           "VGG16_WEIGHT_FILES", "torchvision_vgg16_state", "vgg16_weight_source"]
 
 # output channels per conv layer; "M" is a 2x2 max pooling
 VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
@@ -108,6 +108,21 @@ def torchvision_vgg16_state(batch_norm: bool = False) -> tuple[dict[str, torch.T
     from torchvision.models import VGG16_BN_Weights, VGG16_Weights
 
     return torchvision_state((VGG16_BN_Weights if batch_norm else VGG16_Weights).IMAGENET1K_V1)
+
+
+def vgg16_weight_source(*, batch_norm: bool, search: Sequence[str | os.PathLike],
+                        use_torchvision: bool = True) -> tuple[Path | dict | None, str | None]:
+    """The ImageNet VGG16 weights a VGG16-based model loads: a file in ``search`` (:func:`find_vgg16_weights`), else,
+    with ``use_torchvision``, torchvision's weight API (:func:`torchvision_vgg16_state`).
+
+    Returns:
+        ``(source, described)``: ``source`` a file, a state dict or ``None``; ``described`` where torchvision's dict
+        came from, or why it could not be had (``None`` for a local file or when torchvision was not asked).
+    """
+    source = find_vgg16_weights(batch_norm=batch_norm, search=search)
+    if source is None and use_torchvision:
+        return torchvision_vgg16_state(batch_norm=batch_norm)
+    return source, None
 
 
 def load_vgg16_weights(features: nn.Sequential, source: str | os.PathLike | dict,
