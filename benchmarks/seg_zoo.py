@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python benchmarks/seg_zoo.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", help="comma-separated zoo keys (see --list); default: every runnable one")
     p.add_argument("--budget-minutes", type=positive(float), default=1.0,
-                   help="CPU training time per model, in minutes (default 1)")
+                   help="CPU training time per model (process CPU time, all threads), in minutes (default 1)")
     p.add_argument("--data-root", help="CamVid (SegNet layout) folder or one above it (default: "
                    "$COURSE_REAL_DATA/camvid_segnet, else the synthetic sample)")
     p.add_argument("--eval-items", type=positive(int), help="evaluate only the first N images of each split")
@@ -124,27 +124,41 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         root = registry.find_root("camvid", args.data_root if args.data_root else default_data_root())
-        out = Path(args.out) if args.out else work_dir() / "seg_zoo" / "seg_zoo.json"
-        size = tuple(args.size)
-        rows = run_zoo(keys, root, minutes=args.budget_minutes, size=size, threads=args.threads,
-                       repeats=args.repeats, eval_items=args.eval_items, isolate=not args.no_isolate,
-                       log=lambda m: print(m, file=sys.stderr, flush=True))
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    settings = {"budget_minutes": args.budget_minutes, "size": list(size), "threads": args.threads,
+    out = Path(args.out) if args.out else work_dir() / "seg_zoo" / "seg_zoo.json"
+    size = tuple(args.size)
+    settings = {"budget_minutes": args.budget_minutes, "budget_clock": "process CPU time",
+                "size": list(size), "threads": args.threads,
                 "repeats": args.repeats, "eval_items": args.eval_items, "data_root": str(root),
                 "memory": "peak resident memory of the inference over the loaded model's, " +
                           ("in this process" if args.no_isolate else "in a fresh process per model")}
-    rows = merge(out, settings, rows)
-    table = markdown_table(rows)
-    result = {"settings": settings, "data": data_description(root), "machine": machine_description(args.threads),
-              "date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "command": "python benchmarks/seg_zoo.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "rows": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(result, indent=1))
-    atomic_write_text(out.with_suffix(".md"), table + "\n")
+    done: list[dict] = []
+
+    def save(row: dict) -> str:  # after every model: an interrupted run keeps what it measured
+        done.append(row)
+        rows = merge(out, settings, list(done))
+        result = {"settings": settings, "data": data_description(root), "machine": machine_description(args.threads),
+                  "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                  "command": "python benchmarks/seg_zoo.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "rows": rows}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, json.dumps(result, indent=1))
+        table = markdown_table(rows)
+        atomic_write_text(out.with_suffix(".md"), table + "\n")
+        return table
+
+    table = markdown_table([])
+    try:
+        for key in keys:
+            row = run_zoo([key], root, minutes=args.budget_minutes, size=size, threads=args.threads,
+                          repeats=args.repeats, eval_items=args.eval_items, isolate=not args.no_isolate,
+                          log=lambda m: print(m, file=sys.stderr, flush=True))[0]
+            table = save(row)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(table)
     print(f"\n[seg_zoo] wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
     return 0

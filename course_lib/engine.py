@@ -2,8 +2,8 @@
 
 Introduced in Chapter 3 (FCN) and reused by every trained model of the book. :class:`Trainer` runs epochs with a
 tqdm progress bar, records a per-epoch history of losses and validation metrics, keeps ``last.pt`` and ``best.pt``
-checkpoints (written atomically), resumes from ``last.pt``, uses mixed precision on CUDA, respects a wall-clock
-budget, and runs unchanged under ``torchrun`` with DistributedDataParallel.
+checkpoints (written atomically), resumes from ``last.pt``, uses mixed precision on CUDA, respects a time
+budget (wall-clock or CPU time), and runs unchanged under ``torchrun`` with DistributedDataParallel.
 
 The learning-rate schedule is a function of *progress* in ``[0, 1]``: the larger of the fraction of steps done
 and the fraction of the time budget used. So a run cut short by ``--time-limit`` still anneals its learning rate
@@ -77,8 +77,10 @@ class TrainerConfig:
 
     Args:
         epochs: maximum number of epochs.
-        time_limit: wall-clock budget in seconds for training (None = unlimited); the current epoch is cut short
-            when it runs out, then the model is validated and saved.
+        time_limit: budget in seconds for training (None = unlimited), measured by ``clock``; the current epoch is
+            cut short when it runs out, then the model is validated and saved.
+        clock: ``"wall"`` (elapsed time) or ``"cpu"`` (this process's CPU time, all threads: a budget that other
+            jobs on the same machine do not shrink, for comparing models on a shared CPU).
         out_dir: where ``last.pt``, ``best.pt`` and ``history.json`` go (None = no files).
         monitor: history key that decides ``best.pt`` (e.g. ``"val_miou"``); None = keep only ``last.pt``.
         mode: ``"max"`` or ``"min"`` for ``monitor``.
@@ -92,6 +94,7 @@ class TrainerConfig:
 
     epochs: int = 1
     time_limit: float | None = None
+    clock: str = "wall"
     out_dir: str | Path | None = None
     monitor: str | None = None
     mode: str = "max"
@@ -129,6 +132,8 @@ class Trainer:
                  train_loader: Iterable, val_fn: Callable[[nn.Module], dict] | None = None,
                  device: torch.device | None = None, config: TrainerConfig | None = None):
         self.config = config or TrainerConfig()
+        if self.config.clock not in ("wall", "cpu"):
+            raise ValueError(f"TrainerConfig.clock must be 'wall' or 'cpu', got {self.config.clock!r}")
         self.device = device or next(model.parameters()).device
         self.model = model.to(self.device)
         self.loss_fn = loss_fn
@@ -148,7 +153,7 @@ class Trainer:
             self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.out_dir = Path(self.config.out_dir) if self.config.out_dir else None
         self._elapsed_before = 0.0  # training seconds spent in earlier (resumed) runs
-        self._start: float | None = None  # perf_counter() at the start of the running fit()
+        self._start: float | None = None  # self._clock() at the start of the running fit()
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -165,12 +170,15 @@ class Trainer:
             return {k: self._to_device(v) for k, v in obj.items()}
         return obj
 
+    def _clock(self) -> float:
+        return time.process_time() if self.config.clock == "cpu" else time.perf_counter()
+
     def _progress(self, total_steps: int | None, start: float) -> float:
         p = 0.0
         if total_steps:
             p = self.step / total_steps
         if self.config.time_limit:
-            p = max(p, (self._elapsed_before + time.perf_counter() - start) / self.config.time_limit)
+            p = max(p, (self._elapsed_before + self._clock() - start) / self.config.time_limit)
         return min(1.0, p)
 
     def _set_lr(self, progress: float) -> None:
@@ -194,7 +202,7 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "best": self.best,
-            "elapsed": self._elapsed_before + (time.perf_counter() - self._start if self._start else 0.0),
+            "elapsed": self._elapsed_before + (self._clock() - self._start if self._start else 0.0),
             "history": self.history,
             "meta": self.config.meta,
         }
@@ -297,7 +305,7 @@ class Trainer:
         except TypeError:
             steps_per_epoch = None
         total_steps = steps_per_epoch * epochs if steps_per_epoch else None
-        start = self._start = time.perf_counter()
+        start = self._start = self._clock()
         while self.epoch < epochs:
             t0 = time.perf_counter()
             loss, out_of_time = self.train_one_epoch(total_steps, start)
@@ -321,6 +329,6 @@ class Trainer:
                 tqdm.write(" ".join(f"{k}={v}" for k, v in shown.items()))
             if out_of_time:
                 break
-        self._elapsed_before += time.perf_counter() - start
+        self._elapsed_before += self._clock() - start
         self._start = None
         return self.history

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting of the recipe (JSON value, checked against its fields), e.g. --set lr=0.01 "
                    "--set crop_size=[256,256]")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what --time-limit measures: wall time (default) or this process's CPU time, all threads "
+                   "(a budget other jobs on a shared machine do not shrink)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if present")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         device = D.init_distributed()
         result = recipe.train(args.data_root, profile=args.profile, overrides=overrides, epochs=args.epochs,
                               time_limit=args.time_limit, out_dir=args.out, device=device, resume=args.resume,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, clock=args.clock)
     except (KeyError, ValueError, TypeError, OSError, CheckpointError, RunLockedError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2

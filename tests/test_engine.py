@@ -67,6 +67,24 @@ def test_time_limit_stops_early_and_still_validates(tmp_path):
     assert tr2.optimizer.param_groups[0]["lr"] < 1e-2 * 0.2
 
 
+def test_cpu_clock_counts_process_time_not_wall_time(tmp_path, monkeypatch):
+    """clock="cpu": the budget follows time.process_time, so time spent waiting for other jobs does not count."""
+    import course_lib.engine as engine
+
+    ticks = {"cpu": 0.0}
+
+    def fake_process_time():  # every call: 0.01 s of CPU time; the wall clock runs as it likes
+        ticks["cpu"] += 0.01
+        return ticks["cpu"]
+
+    monkeypatch.setattr(engine.time, "process_time", fake_process_time)
+    tr = _trainer(tmp_path, epochs=10_000, time_limit=0.2, clock="cpu")
+    tr.fit()
+    assert 5 <= tr.step <= 25, tr.step  # about 20 clock reads of 0.01 s, one per step plus a few per epoch
+    with pytest.raises(ValueError, match="clock"):
+        _trainer(tmp_path / "b", clock="gpu")
+
+
 def test_schedules():
     assert poly_schedule(1.0)(0.0) == 1.0 and poly_schedule(1.0)(1.0) == 0.0
     cos = cosine_schedule(warmup=0.1)

@@ -85,6 +85,7 @@ def test_measure_cost_counts_a_convolution_by_hand():
     assert cost["params"] == 8 * 3 * 9 + 8
     assert cost["gflops"] * 1e9 == pytest.approx(2 * 8 * 3 * 9 * 20 * 30)  # 2 FLOPs per multiply-add
     assert len(cost["latency_runs_ms"]) == 3 and cost["latency_ms"] > 0 and cost["peak_mem_mib"] >= 0
+    assert 0 <= cost["cpu_ms"] <= max(cost["latency_runs_ms"]) + 50  # one thread: CPU time <= wall time
 
 
 def test_isolated_measurement_sees_the_activation_memory():

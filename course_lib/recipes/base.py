@@ -222,7 +222,8 @@ class Recipe:
 
     def train(self, data_root: str | Path, *, profile: str | None = None, overrides: dict[str, Any] | None = None,
               epochs: int | None = None, time_limit: float | None = None, out_dir: str | Path | None = None,
-              device: torch.device | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
+              device: torch.device | None = None, resume: bool = False, progress: bool = True,
+              clock: str = "wall") -> TrainResult:
         """Train on ``data_root`` and evaluate on the validation split.
 
         Args:
@@ -231,6 +232,8 @@ class Recipe:
             overrides: settings to change (checked against the recipe's config class).
             epochs: override the profile's number of epochs.
             time_limit: training budget in *minutes*.
+            clock: what ``time_limit`` measures: ``"wall"`` time, or this process's ``"cpu"`` time (all threads;
+                comparable between runs on a shared machine).
             out_dir: where checkpoints and ``history.json`` go (default ``<work dir>/<recipe>``).
             device: default: CUDA if available (the process's GPU under ``torchrun``), else CPU.
             resume: continue from ``out_dir/last.pt`` when it exists.
@@ -260,7 +263,7 @@ class Recipe:
             model = self.build_model(cfg)
             optimizer = make_optimizer(model, cfg)
             config = TrainerConfig(
-                epochs=cfg.epochs, time_limit=time_limit * 60 if time_limit else None, out_dir=out,
+                epochs=cfg.epochs, time_limit=time_limit * 60 if time_limit else None, clock=clock, out_dir=out,
                 monitor=f"val_{self.monitor}", mode=self.monitor_mode, amp=cfg.amp, grad_clip=cfg.grad_clip,
                 lr_schedule=make_schedule(cfg.schedule), val_every=cfg.val_every, progress=progress,
                 meta={"recipe": self.name, "config": config_to_dict(cfg),

@@ -18,7 +18,8 @@ accuracy after a fixed budget
     weight decay 1e-4 and the poly schedule over the *time* budget, batches of 4 whole frames (random scale
     0.75-1.25, a 360x480 crop padded with void, flips), the cross-entropy of the main output only (auxiliary heads
     are left out), trained through the shared loop (:class:`course_lib.engine.Trainer`) until ``minutes`` of
-    wall-clock time have passed (the step that crosses the limit finishes); then pixel accuracy and mIoU of the
+    the process's CPU time (all threads) have passed (the step that crosses the limit finishes; CPU time, so that
+    other jobs on a shared machine do not shrink one model's budget); then pixel accuracy and mIoU of the
     SegNet 11 classes (void 11 ignored; one confusion matrix over the split) on the val and test files at full
     resolution, as :class:`course_lib.recipes.segmentation.SegmentationRecipe` evaluates.
 
@@ -130,8 +131,10 @@ def _peak_mib(method: str) -> float:
 
 def measure_cost(model: nn.Module, size: tuple[int, int] = (360, 480), *, repeats: int = 5,
                  threads: int | None = None) -> dict[str, Any]:
-    """Parameters, forward FLOPs, CPU latency (median of ``repeats`` after one warm-up) and the growth of the
-    resident memory during those runs (peak minus the size before them), for one ``[1, 3, *size]`` image.
+    """Parameters, forward FLOPs, CPU latency (median of ``repeats`` after one warm-up), the CPU time of one
+    forward pass (median, all threads: unlike the latency, other jobs on a shared machine hardly change it) and the
+    growth of the resident memory during those runs (peak minus the size before them), for one ``[1, 3, *size]``
+    image.
 
     On Linux the peak counter is reset first (``/proc/self/clear_refs``), so the number is this inference's own;
     elsewhere it is the growth of ``ru_maxrss``, a lower bound when the process peaked higher before. Memory that
@@ -151,14 +154,16 @@ def measure_cost(model: nn.Module, size: tuple[int, int] = (360, 480), *, repeat
         before, method = _start_peak()
         with FlopCounterMode(display=False) as counter:
             model(x)  # also the warm-up run
-        times = []
+        times, cpu_times = [], []
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             model(x)
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - start_cpu)
         peak, used = _peak_mib(method), torch.get_num_threads()
     return {"params": sum(p.numel() for p in model.parameters()), "gflops": counter.get_total_flops() / 1e9,
             "latency_ms": 1000 * statistics.median(times), "latency_runs_ms": [round(1000 * t, 1) for t in times],
+            "cpu_ms": 1000 * statistics.median(cpu_times),
             "peak_mem_mib": max(0.0, peak - before), "memory_method": method, "threads": used}
 
 
@@ -200,9 +205,9 @@ def measure_cost_isolated(variant: ZooVariant, num_classes: int = 11, size: tupl
 
 def train_within_budget(recipe: ContextRecipe, root: Path, cfg: ContextConfig, minutes: float,
                         progress: bool = False) -> tuple[nn.Module, dict[str, Any]]:
-    """Train ``recipe``'s model on ``root``'s training split for ``minutes`` of wall-clock time, on the CPU,
+    """Train ``recipe``'s model on ``root``'s training split for ``minutes`` of CPU time (all threads), on the CPU,
     through :class:`course_lib.engine.Trainer` (no checkpoints, no validation). Returns the model and
-    ``{"steps", "epochs", "train_seconds", "final_loss"}``."""
+    ``{"steps", "epochs", "train_seconds", "train_cpu_seconds", "final_loss"}``."""
     if not minutes > 0:
         raise ValueError(f"the training budget must be > 0 minutes, got {minutes!r}")
     seed_everything(cfg.seed)
@@ -213,11 +218,12 @@ def train_within_budget(recipe: ContextRecipe, root: Path, cfg: ContextConfig, m
     model = recipe.build_model(cfg)
     trainer = Trainer(model, recipe.build_loss(cfg, train_set), make_optimizer(model, cfg), loader,
                       device=torch.device("cpu"),
-                      config=TrainerConfig(epochs=10**6, time_limit=minutes * 60, out_dir=None, amp=False,
-                                           lr_schedule=make_schedule(cfg.schedule), progress=progress))
-    start = time.perf_counter()
+                      config=TrainerConfig(epochs=10**6, time_limit=minutes * 60, clock="cpu", out_dir=None,
+                                           amp=False, lr_schedule=make_schedule(cfg.schedule), progress=progress))
+    start, start_cpu = time.perf_counter(), time.process_time()
     history = trainer.fit()
     return trainer.model, {"steps": trainer.step, "epochs": len(history), "train_seconds": time.perf_counter() - start,
+                           "train_cpu_seconds": time.process_time() - start_cpu,
                            "final_loss": history[-1]["train_loss"] if history else None}
 
 
@@ -241,8 +247,8 @@ def benchmark_variant(variant: ZooVariant, root: Path, *, minutes: float, size: 
             num_classes = recipe.info.num_classes
             cost = (measure_cost_isolated(variant, num_classes, size, repeats=repeats, threads=threads) if isolate
                     else measure_cost(variant.build(num_classes, size), size, repeats=repeats, threads=threads))
-            row.update({k: cost[k] for k in ("params", "gflops", "latency_ms", "latency_runs_ms", "peak_mem_mib",
-                                             "memory_method")})
+            row.update({k: cost[k] for k in ("params", "gflops", "latency_ms", "latency_runs_ms", "cpu_ms",
+                                             "peak_mem_mib", "memory_method")})
             row["input"] = "x".join(map(str, variant.input_size(size)))
             model, info = train_within_budget(recipe, root, cfg, minutes, progress)
             row.update(info)
@@ -292,7 +298,8 @@ def _gflops(v: float) -> str:
 
 _COLUMNS = [("model", "model", None), ("key", "variant", None), ("source", "from", None),
             ("params", "params (M)", lambda v: f"{v / 1e6:.2f}"), ("gflops", "GFLOPs", _gflops),
-            ("input", "input", None), ("latency_ms", "CPU ms/img", lambda v: f"{v:.0f}"),
+            ("input", "input", None), ("latency_ms", "latency ms", lambda v: f"{v:.0f}"),
+            ("cpu_ms", "CPU-time ms", lambda v: f"{v:.0f}"),
             ("peak_mem_mib", "peak MiB", lambda v: f"{v:.0f}"), ("steps", "train steps", lambda v: f"{v}"),
             ("val_miou", "val mIoU %", lambda v: f"{100 * v:.1f}"),
             ("val_pixel_accuracy", "val acc %", lambda v: f"{100 * v:.1f}"),
@@ -305,9 +312,9 @@ def markdown_table(rows: Iterable[dict[str, Any]]) -> str:
 
     Example:
         >>> print(markdown_table([{"model": "ENet", "key": "enet", "source": "pytorchcv", "error": "no pytorchcv"}]))
-        | model | variant | from | params (M) | GFLOPs | input | CPU ms/img | peak MiB | train steps | val mIoU % | val acc % | test mIoU % | test acc % |
-        |---|---|---|---|---|---|---|---|---|---|---|---|---|
-        | ENet | enet | pytorchcv | no pytorchcv |  |  |  |  |  |  |  |  |  |
+        | model | variant | from | params (M) | GFLOPs | input | latency ms | CPU-time ms | peak MiB | train steps | val mIoU % | val acc % | test mIoU % | test acc % |
+        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+        | ENet | enet | pytorchcv | no pytorchcv |  |  |  |  |  |  |  |  |  |  |
     """  # noqa: E501
     lines = ["| " + " | ".join(label for _, label, _ in _COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     for row in rows:
