@@ -19,6 +19,7 @@ from course_lib.models import (
     MobileNetV2Backbone,
     PraNet,
     ResNetBackbone,
+    aspp_from_torchvision,
     atrous_receptive_field,
     deeplabv3plus,
     dilate_resnet_,
@@ -221,15 +222,8 @@ def test_pspnet_parameter_count_from_its_layer_list():
 def test_aspp_equals_torchvision_deeplabv3_head_with_copied_weights():
     torch.manual_seed(0)
     ref = randomise_bn(TorchvisionASPP(64, [6, 12, 18], 32)).eval()
-    mine = ASPP(64, (6, 12, 18), 32).eval()
-    n = len(mine.rates)
-    mapping = {"convs.0.": "conv1x1.", f"convs.{n + 1}.": "image_pool.", "project.": "project."}
-    mapping.update({f"convs.{i + 1}.": f"atrous.{i}." for i in range(n)})
-    state = {}
-    for key, value in ref.state_dict().items():
-        prefix = next(p for p in mapping if key.startswith(p))
-        state[mapping[prefix] + key[len(prefix):]] = value
-    mine.load_state_dict(state)  # strict: every key mapped
+    mine = aspp_from_torchvision(ref).eval()  # strict: every tensor mapped
+    assert mine.rates == (6, 12, 18) and isinstance(mine, ASPP)
     x = torch.randn(2, 64, 13, 17)
     with torch.no_grad():
         torch.testing.assert_close(mine(x), ref(x))

@@ -4,6 +4,7 @@ from .backbones import MobileNetV2Backbone, Res2NetBackbone, ResNetBackbone, dil
 from .deeplabv3plus import (
     ASPP,
     DeepLabV3Plus,
+    aspp_from_torchvision,
     atrous_receptive_field,
     deeplabv3plus,
     gradient_receptive_field,
@@ -69,6 +70,6 @@ __all__ = ["FCN", "fcn8s", "fcn16s", "fcn32s", "UNet", "unet", "BilinearUpsample
            "DeepImageMatting", "dim_vgg16", "MODNet", "modnet",
            # Chapter 3: SegNet, PSPNet, DeepLabV3+, PraNet and their backbones
            "SegNet", "segnet", "unpool_demo", "PSPNet", "PyramidPooling", "pspnet", "ASPP", "DeepLabV3Plus",
-           "deeplabv3plus", "atrous_receptive_field", "receptive_field", "gradient_receptive_field", "PraNet",
-           "pranet", "ResNetBackbone", "MobileNetV2Backbone", "Res2NetBackbone", "dilate_resnet_",
-           "dilate_mobilenet_v2_"]
+           "deeplabv3plus", "aspp_from_torchvision", "atrous_receptive_field", "receptive_field",
+           "gradient_receptive_field", "PraNet", "pranet", "ResNetBackbone", "MobileNetV2Backbone", "Res2NetBackbone",
+           "dilate_resnet_", "dilate_mobilenet_v2_"]

@@ -28,7 +28,8 @@ from torch import nn
 from .backbones import RESNETS, MobileNetV2Backbone, ResNetBackbone, load_imagenet_weights
 from .weights import load_state_strict
 
-__all__ = ["ASPP", "DeepLabV3Plus", "deeplabv3plus", "atrous_receptive_field", "receptive_field",
+__all__ = ["ASPP", "DeepLabV3Plus", "aspp_from_torchvision", "deeplabv3plus", "atrous_receptive_field",
+           "receptive_field",
            "gradient_receptive_field"]
 
 
@@ -137,6 +138,33 @@ class ASPP(nn.Module):
         pooled = F.interpolate(self.image_pool(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
         branches = [self.conv1x1(x), *(conv(x) for conv in self.atrous), pooled]
         return self.project(torch.cat(branches, dim=1))
+
+
+def aspp_from_torchvision(ref: nn.Module) -> ASPP:
+    """An :class:`ASPP` holding the weights of torchvision's ``models.segmentation.deeplabv3.ASPP`` ``ref``.
+
+    torchvision names the branches ``convs.0`` (1x1), ``convs.1 .. n`` (atrous) and ``convs.n+1`` (image pooling);
+    every tensor is copied (strict), so both compute the same function: the oracle of the tests and the notebook.
+
+    Example:
+        >>> from torchvision.models.segmentation.deeplabv3 import ASPP as TorchvisionASPP
+        >>> ref = TorchvisionASPP(16, [1, 2, 3], 8).eval()
+        >>> x = torch.randn(2, 16, 7, 9)
+        >>> torch.allclose(aspp_from_torchvision(ref).eval()(x), ref(x))
+        True
+    """
+    first = ref.convs[0][0]
+    rates = tuple(int(branch[0].dilation[0]) for branch in list(ref.convs)[1:-1])
+    mine = ASPP(first.in_channels, rates, first.out_channels, dropout=float(ref.project[-1].p))
+    n = len(rates)
+    mapping = {"convs.0.": "conv1x1.", f"convs.{n + 1}.": "image_pool.", "project.": "project."}
+    mapping.update({f"convs.{i + 1}.": f"atrous.{i}." for i in range(n)})
+    state = {}
+    for key, value in ref.state_dict().items():
+        prefix = next(p for p in mapping if key.startswith(p))
+        state[mapping[prefix] + key[len(prefix):]] = value
+    mine.load_state_dict(state)
+    return mine
 
 
 class DeepLabV3Plus(nn.Module):
