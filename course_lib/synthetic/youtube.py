@@ -1,0 +1,108 @@
+"""Small synthetic YouTube-VOS, YouTube-VIS and UVO samples in their official layouts (the clips of
+:func:`course_lib.synthetic.davis.render_video`).
+
+Introduced in Chapter 7. YouTube-VOS: every frame of a clip is drawn, every 5th is kept (``00000.jpg, 00005.jpg``
+...) with its palette annotation and ``meta.json``, and one object per video enters mid-video. YouTube-VIS: all
+kept frames, one JSON with an RLE (compressed, as in the release) or ``null`` per frame per instance and
+categories. UVO: the same JSON, class-agnostic (the one category "object"), every frame labelled (its dense set).
+Read by :mod:`course_lib.data.youtube`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import atomic_write_text
+from ..io.rle import encode_rle
+from .common import mark_sample, sample_is_current
+from .davis import _save_jpeg, render_video, save_annotation
+
+__all__ = ["write_uvo_sample", "write_vis_sample", "write_vos_sample"]
+
+_CATEGORIES = ("person", "dog", "car", "bird")
+
+
+def _clips(videos: int, length: int, width: int, height: int, seed: int, step: int):
+    """``(name, frames, labels, appear)`` of each clip; the object with the highest id enters mid-video."""
+    rng = np.random.default_rng(seed)
+    for v in range(videos):
+        objects = int(rng.integers(1, 4))
+        appear = {objects: step * int(rng.integers(1, max(2, length // step - 1)))} if objects > 1 else {}
+        frames, labels = render_video(rng, length=length, width=width, height=height, objects=objects,
+                                      appear=appear, distractor=bool(v % 2))
+        yield f"{v:03d}{rng.integers(0, 16**6):06x}", frames, labels, objects
+
+
+def write_vos_sample(root: str | os.PathLike, *, videos: int = 4, length: int = 21, width: int = 96,
+                     height: int = 64, seed: int = 1) -> Path:
+    """Write (once) a synthetic YouTube-VOS ``train/`` split (every 5th frame) under ``root/youtube_vos``."""
+    folder = Path(root) / "youtube_vos"
+    params = dict(videos=videos, length=length, width=width, height=height, seed=seed)
+    if sample_is_current(folder, params):
+        return folder
+    meta = {"videos": {}}
+    for name, frames, labels, objects in _clips(videos, length, width, height, seed, 5):
+        kept = list(range(0, length, 5))
+        for t in kept:
+            _save_jpeg(folder / "train" / "JPEGImages" / name / f"{t:05d}.jpg", frames[t])
+            save_annotation(folder / "train" / "Annotations" / name / f"{t:05d}.png", labels[t])
+        meta["videos"][name] = {"objects": {
+            str(k): {"category": _CATEGORIES[(k - 1) % len(_CATEGORIES)],
+                     "frames": [f"{t:05d}" for t in kept if (labels[t] == k).any()]}
+            for k in range(1, objects + 1) if any((labels[t] == k).any() for t in kept)}}
+    atomic_write_text(folder / "train" / "meta.json", json.dumps(meta, indent=1))
+    mark_sample(folder, params, "SYNTHETIC YouTube-VOS sample written by course_lib.synthetic.youtube "
+                                "(not the real dataset).")
+    return folder
+
+
+def _write_json_sample(folder: Path, params: dict, json_path: Path, frames_dir: Path, step: int, agnostic: bool,
+                       description: str) -> Path:
+    if sample_is_current(folder, params):
+        return folder
+    videos, annotations = [], []
+    clips = _clips(params["videos"], params["length"], params["width"], params["height"], params["seed"], step)
+    for vid, (name, frames, labels, objects) in enumerate(clips, start=1):
+        kept = list(range(0, params["length"], step))
+        names = [f"{name}/{t:05d}.jpg" for t in kept]
+        for t, file_name in zip(kept, names, strict=True):
+            _save_jpeg(frames_dir / file_name, frames[t])
+        videos.append({"id": vid, "width": params["width"], "height": params["height"], "length": len(kept),
+                       "file_names": names})
+        for k in range(1, objects + 1):
+            segs = [encode_rle(labels[t] == k, compressed=True) if (labels[t] == k).any() else None for t in kept]
+            if any(s is not None for s in segs):
+                annotations.append({"id": len(annotations) + 1, "video_id": vid, "iscrowd": 0,
+                                    "category_id": 1 if agnostic else 1 + (k - 1) % len(_CATEGORIES),
+                                    "segmentations": segs, "height": params["height"], "width": params["width"]})
+    categories = ([{"id": 1, "name": "object", "supercategory": "object"}] if agnostic else
+                  [{"id": i + 1, "name": n, "supercategory": "object"} for i, n in enumerate(_CATEGORIES)])
+    atomic_write_text(json_path, json.dumps({"videos": videos, "annotations": annotations,
+                                             "categories": categories}))
+    mark_sample(folder, params, description)
+    return folder
+
+
+def write_vis_sample(root: str | os.PathLike, *, videos: int = 4, length: int = 21, width: int = 96,
+                     height: int = 64, seed: int = 2) -> Path:
+    """Write (once) a synthetic YouTube-VIS sample (``train.json`` + ``train/JPEGImages``) under
+    ``root/youtube_vis``; every 5th frame is kept and labelled."""
+    folder = Path(root) / "youtube_vis"
+    params = dict(videos=videos, length=length, width=width, height=height, seed=seed)
+    return _write_json_sample(folder, params, folder / "train.json", folder / "train" / "JPEGImages", 5, False,
+                              "SYNTHETIC YouTube-VIS sample written by course_lib.synthetic.youtube.")
+
+
+def write_uvo_sample(root: str | os.PathLike, *, videos: int = 3, length: int = 9, width: int = 96,
+                     height: int = 64, seed: int = 3) -> Path:
+    """Write (once) a synthetic UVO dense sample (``VideoDenseSet/UVO_video_train_dense.json``, every frame
+    labelled, class-agnostic; frames in ``uvo_videos_dense_frames/<video>/``) under ``root/uvo``."""
+    folder = Path(root) / "uvo"
+    params = dict(videos=videos, length=length, width=width, height=height, seed=seed)
+    return _write_json_sample(folder, params, folder / "VideoDenseSet" / "UVO_video_train_dense.json",
+                              folder / "uvo_videos_dense_frames", 1, True,
+                              "SYNTHETIC UVO dense sample written by course_lib.synthetic.youtube.")
