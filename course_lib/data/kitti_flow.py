@@ -11,6 +11,8 @@ Official layouts (``root`` may be the ``data_scene_flow`` / ``data_stereo_flow``
         training/image_2/NNNNNN_11.png       frame 2
         training/flow_occ/NNNNNN_10.png      flow of all pixels with ground truth (occluded ones too)
         training/flow_noc/NNNNNN_10.png      flow of the pixels visible in both frames only
+        training/obj_map/NNNNNN_10.png       8-bit: 0 background, 1..N the foreground objects (Chapter 10)
+        training/calib_cam_to_cam/NNNNNN.txt from data_scene_flow_calib.zip: "P_rect_02: 12 numbers", ...
         testing/image_2/...                  no ground truth (evaluated on the benchmark server)
     data_stereo_flow/                        KITTI 2012: 194 training + 195 testing pairs
         training/image_0/NNNNNN_1{0,1}.png   grayscale left camera (8-bit, mode "L")
@@ -39,10 +41,13 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
+
+from ..io.images import read_label
 from .flow import FlowItem, FlowPairDataset
 from .registry import find_root
 
-__all__ = ["CAMERAS", "KittiFlow", "SPLITS"]
+__all__ = ["CAMERAS", "KittiFlow", "SPLITS", "camera_matrix", "read_calib_cam_to_cam"]
 
 SPLITS = {"train": "training", "test": "testing"}
 #: image folders by preference: 2015 colour, 2012 colour, 2012 grayscale
@@ -57,6 +62,40 @@ def _image_dir(split_dir: Path) -> Path | None:
         if folder.is_dir() and any(folder.glob("*_10.png")):
             return folder
     return None
+
+
+def read_calib_cam_to_cam(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a KITTI ``calib_cam_to_cam`` file: lines ``key: numbers`` -> ``{key: float64 array}``.
+
+    Lines whose values are not numbers (``calib_time: 09-Jan-2012 13:57:47``) are skipped.
+
+    Raises:
+        ValueError: not UTF-8, no ``P_rect_02`` of 12 finite numbers; the message names the file.
+    """
+    from .splits import read_list_lines
+
+    out: dict[str, np.ndarray] = {}
+    for _, line in read_list_lines(path, "KITTI calib_cam_to_cam file"):
+        key, sep, rest = line.partition(":")
+        try:
+            values = np.array([float(v) for v in rest.split()], np.float64)
+        except ValueError:
+            continue
+        if sep and values.size:
+            out[key.strip()] = values
+    p = out.get("P_rect_02")
+    if p is None or p.size != 12 or not np.isfinite(p).all():
+        raise ValueError(f"{path}: no 'P_rect_02:' line of 12 finite numbers (a KITTI calib_cam_to_cam file?)")
+    return out
+
+
+def camera_matrix(path: str | os.PathLike, camera: str = "02") -> np.ndarray:
+    """The ``3x3`` camera matrix ``K`` of rectified camera ``camera`` (``02`` = left colour): ``P_rect_XX[:, :3]``."""
+    calib = read_calib_cam_to_cam(path)
+    p = calib.get(f"P_rect_{camera}")
+    if p is None or p.size != 12:
+        raise ValueError(f"{path}: no 'P_rect_{camera}:' line of 12 numbers")
+    return p.reshape(3, 4)[:, :3].copy()
 
 
 class KittiFlow(FlowPairDataset):
@@ -115,3 +154,22 @@ class KittiFlow(FlowPairDataset):
         """Whether any pair of this split has ``flow_occ`` or ``flow_noc``."""
         return any(item.flow is not None or item.flow_noc is not None for item in self.items)
 
+    def obj_map_path(self, index: int) -> Path:
+        """Where KITTI 2015 keeps the object map of pair ``index``: ``<split>/obj_map/NNNNNN_10.png``."""
+        first = self.items[index].image1
+        return first.parent.parent / "obj_map" / first.name
+
+    def obj_map(self, index: int) -> np.ndarray | None:
+        """The object map of pair ``index`` (KITTI 2015 only; Chapter 10's motion detection), or ``None``.
+
+        ``uint8 [H, W]``: 0 = background, 1..N = the foreground objects of frame 1 (the vehicles the benchmark fitted
+        with 3D models; the "fg" pixels of Fl-fg). Read as an index PNG, never by colour.
+        """
+        path = self.obj_map_path(index)
+        return read_label(path, ("L", "P")) if path.is_file() else None
+
+    def camera_matrix(self, index: int) -> np.ndarray | None:
+        """``K`` of the left colour camera for pair ``index`` (``calib_cam_to_cam/NNNNNN.txt``), or ``None``."""
+        first = self.items[index].image1
+        path = first.parent.parent / "calib_cam_to_cam" / f"{first.stem.split('_')[0]}.txt"
+        return camera_matrix(path) if path.is_file() else None

@@ -15,7 +15,7 @@ from PIL import Image
 from ..data.registry import CAMVID_CLASSES, CAMVID_PALETTE, get
 from .common import SampleCanvas, boundary_band, mark_sample, sample_is_current
 
-__all__ = ["write_sample"]
+__all__ = ["street_scene", "write_sample"]
 
 VOID: int = get("camvid").ignore_index  # 11
 SKY, BUILDING, POLE, ROAD, PAVEMENT, TREE, SIGN, FENCE, CAR, PEDESTRIAN, BICYCLIST = range(11)
@@ -150,6 +150,11 @@ def _street(width: int, height: int, rng: np.random.Generator) -> tuple[np.ndarr
     light = rng.uniform(0.8, 1.15)
     c.image *= light
     return c.to_uint8(noise=4.0), labels
+
+
+#: one synthetic street scene in CamVid's 11 classes (void 11): ``street_scene(width, height, rng) -> (rgb, labels)``;
+#: the driving samples of Chapter 10 (:mod:`course_lib.synthetic.driving`) relabel it into their label sets
+street_scene = _street
 
 
 def _write_label_colors(path: Path) -> None:

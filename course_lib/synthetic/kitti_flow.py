@@ -29,13 +29,22 @@ def _driving_pair(rng: np.random.Generator, size: tuple[int, int]) -> FlowPair:
                      max_rotation=3.0, max_zoom=0.02, background_zoom_bias=0.05, object_size=(0.06, 0.15))
 
 
+def _calibration(size: tuple[int, int], scale: float) -> str:
+    """A ``calib_cam_to_cam`` file with KITTI's focal length (721.5 px) times ``scale``, centred principal point."""
+    f, cx, cy = 721.5377 * scale, size[0] / 2, size[1] / 2
+    p = f"{f:e} 0.000000e+00 {cx:e} 4.485728e+01 0.000000e+00 {f:e} {cy:e} 2.163791e-01 0 0 1 2.745884e-03"
+    return f"calib_time: 09-Jan-2012 13:57:47\ncorner_dist: 9.950000e-02\nP_rect_02: {p}\n"
+
+
 def write_sample(root: str | os.PathLike, n_train: int = 4, n_test: int = 1, scale: float = 0.5, seed: int = 0,
                  overwrite: bool = False) -> Path:
     """Write a small synthetic KITTI 2015 in the official layout and formats; returns ``root/data_scene_flow``.
 
     Frames are RGB PNGs ``training/image_2/NNNNNN_1{0,1}.png``; the flow is written as 16-bit KITTI PNGs to
     ``flow_occ`` (every pixel below the "horizon", the top 35 % having no ground truth as KITTI's sky has none) and
-    ``flow_noc`` (the same minus the pixels occluded in frame 2). Picture sizes cycle through KITTI's own sizes
+    ``flow_noc`` (the same minus the pixels occluded in frame 2), and ``obj_map`` (8-bit: 0 = background, 1..N = the
+    independently moving objects) and ``calib_cam_to_cam/NNNNNN.txt`` (``P_rect_02`` with KITTI's focal length
+    times ``scale``). Picture sizes cycle through KITTI's own sizes
     times ``scale``, so that code is exercised on pairs of different sizes. ``COURSE_SAMPLE.txt`` marks the folder
     as synthetic. An existing sample written with the same arguments is kept.
 
@@ -54,7 +63,7 @@ def write_sample(root: str | os.PathLike, n_train: int = 4, n_test: int = 1, sca
     if not 0.05 <= scale <= 1.0:
         raise ValueError(f"scale must lie in [0.05, 1], got {scale}")
     folder = Path(root).expanduser() / "data_scene_flow"
-    params = {"n_train": n_train, "n_test": n_test, "scale": scale, "seed": seed}
+    params = {"n_train": n_train, "n_test": n_test, "scale": scale, "seed": seed, "obj_map": True}
     if not overwrite and sample_is_current(folder, params):
         return folder
     rng = np.random.default_rng(seed)
@@ -72,6 +81,10 @@ def write_sample(root: str | os.PathLike, n_train: int = 4, n_test: int = 1, sca
                 valid[int(0.35 * size[1]) :] = True
                 write_kitti_flow(folder / split / "flow_occ" / f"{name}_10.png", pair.flow, valid)
                 write_kitti_flow(folder / split / "flow_noc" / f"{name}_10.png", pair.flow, valid & ~pair.occlusion)
+                (folder / split / "obj_map").mkdir(parents=True, exist_ok=True)  # 0 background, 1..N the movers
+                (folder / split / "calib_cam_to_cam").mkdir(parents=True, exist_ok=True)
+                (folder / split / "calib_cam_to_cam" / f"{name}.txt").write_text(_calibration(size, scale))
+                Image.fromarray(pair.labels.astype(np.uint8), "L").save(folder / split / "obj_map" / f"{name}_10.png")
     mark_sample(folder, params, "Synthetic KITTI 2015 flow (official layout, 16-bit flow PNGs) written by "
                                 "course_lib.synthetic.kitti_flow.write_sample; not real data.")
     return folder
