@@ -35,13 +35,19 @@ from course_lib.data.ade20k import parse_object_info, parse_scene_categories
 from course_lib.data.ade20k_annotations import read_annotation, read_index
 from course_lib.data.ade20k_full import read_instance_mask, read_seg
 from course_lib.data.camvid import parse_list_file
+from course_lib.data.camvid32 import parse_label_colors, read_colour_label
 from course_lib.data.chairs import read_split_list
+from course_lib.data.cityscapes import read_kitti_instances, read_polygons
+from course_lib.data.kitti_flow import read_calib_cam_to_cam
+from course_lib.data.parsing import read_parsing_ids
 from course_lib.data.splits import read_id_list
+from course_lib.data.vistas import read_config as read_vistas_config
 from course_lib.io.archive import ArchiveError, safe_extract
 from course_lib.io.boxes import read_bboxes
 from course_lib.io.checksums import read_sidecar
 from course_lib.io.flow import read_flo, read_flow, read_kitti_flow, write_flo, write_kitti_flow
 from course_lib.io.images import MaskWarning, check_labels, read_binary_mask, read_label, read_rgb
+from course_lib.io.jsonfile import read_json
 from course_lib.io.matting import read_alpha, read_trimap
 from course_lib.io.nifti import read_nifti, save_nifti
 from course_lib.io.off import read_off, write_off
@@ -424,6 +430,72 @@ READERS += [
     }),
 ]
 
+# ------------------------------------------------------------------------------------------------ driving (Chapter 10)
+_POLY = {"imgHeight": 2, "imgWidth": 3, "objects": [{"label": "road", "polygon": [[0, 0], [2, 0], [2, 1]]}]}
+_VISTAS = {"labels": [{"name": "nature--sky", "readable": "Sky", "color": [70, 130, 180], "instances": False,
+                       "evaluate": True}]}
+
+
+def _json_edit(base: dict, edit: Callable[[dict], None]) -> Callable[[Path], Path]:
+    data = json.loads(json.dumps(base))
+    edit(data)
+    return _text(json.dumps(data))
+
+
+def _rgb(values) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        Image.fromarray(np.asarray(values, np.uint8), "RGB").save(path)
+        return path
+    return write
+
+
+READERS += [
+    Reader("io.jsonfile.read_json", read_json, ("a.json", _text('{"a": [1, 2]}')), {
+        "non_utf8_content": (_bytes(b'{"a": "caf\xe9"}'), True),
+        "deeply_nested": (_text("[" * 100000 + "]" * 100000), True),
+    }),
+    Reader("data.cityscapes.read_polygons", read_polygons, ("a_000000_000000_gtFine_polygons.json", _text(
+        json.dumps(_POLY))), {
+        "height_zero": (_json_edit(_POLY, lambda d: d.update(imgHeight=0)), True),
+        "unknown_label": (_json_edit(_POLY, lambda d: d["objects"][0].update(label="spaceship")), True),
+        "point_of_three_values": (_json_edit(_POLY, lambda d: d["objects"][0]["polygon"].append([1, 2, 3])), True),
+        "nan_coordinate": (_text(json.dumps(_POLY).replace("[2, 1]", "[NaN, 1]")), True),
+        "not_an_object": (_text("[1, 2]"), True),
+        "non_utf8_content": (_bytes(b'{"imgHeight": 2, "label": "caf\xe9"}'), True),
+        "deeply_nested": (_text("[" * 100000 + "]" * 100000), True),
+    }),
+    Reader("data.cityscapes.read_kitti_instances", read_kitti_instances, ("000000_10.png", _grey(
+        [[26 * 256 + 1, 7 * 256], [24 * 256 + 2, 0]], "I;16")), {
+        "eight_bit_png": (_grey([[26, 7], [24, 0]]), True),
+        "label_id_above_33": (_grey([[40 * 256 + 1, 0]], "I;16"), True),
+    }),
+    Reader("data.camvid32.parse_label_colors", parse_label_colors, ("label_colors.txt", _text(
+        "64 128 64\tAnimal\n0 0 0\t\tVoid\n")), {
+        "non_utf8_content": (_bytes(b"64 128 64\tAnim\xe4l\n"), True),
+        "value_300": (_text("300 0 0\tRed\n"), True),
+        "no_name": (_text("64 128 64\n"), True),
+        "same_colour_twice": (_text("0 0 0\tVoid\n0 0 0\tOther\n"), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("data.camvid32.read_colour_label", read_colour_label, ("0001TP_006690_L.png", _rgb([[[128, 64, 128],
+                                                                                              [0, 0, 0]]])), {
+        "grey_png": (_grey([[0, 1]]), True),
+        "unknown_colour": (_rgb(np.full((2, 2, 3), 7)), True),
+    }),
+    Reader("data.kitti_flow.read_calib_cam_to_cam", read_calib_cam_to_cam, ("000000.txt", _text(
+        "calib_time: 09-Jan-2012 13:57:47\nP_rect_02: 721.5 0 609.6 44.9 0 721.5 172.9 0.2 0 0 1 0.003\n")), {
+        "non_utf8_content": (_bytes(b"P_rect_02: 7\xff 0 0\n"), True),
+        "eleven_numbers": (_text("P_rect_02: 1 2 3 4 5 6 7 8 9 10 11\n"), True),
+        "nan_value": (_text("P_rect_02: nan 0 609.6 44.9 0 721.5 172.9 0.2 0 0 1 0.003\n"), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("data.vistas.read_config", read_vistas_config, ("config_v1.2.json", _text(json.dumps(_VISTAS))), {
+        "colour_out_of_range": (_json_edit(_VISTAS, lambda d: d["labels"][0].update(color=[0, 0, 256])), True),
+        "evaluate_not_a_bool": (_json_edit(_VISTAS, lambda d: d["labels"][0].update(evaluate="yes")), True),
+        "no_labels": (_text(json.dumps({"labels": []})), True),
+        "non_utf8_content": (_bytes(b'{"labels": [{"name": "caf\xe9"}]}'), True),
+    }),
+]
+
+
 def _generic(case: str, reader: Reader, tmp: Path) -> tuple[Path, bool]:
     """Write the generic ``case`` for ``reader`` into ``tmp``; return (path, must_fail)."""
     name, write = reader.good
@@ -455,6 +527,212 @@ def _generic(case: str, reader: Reader, tmp: Path) -> tuple[Path, bool]:
             pytest.skip("this file system refuses non-UTF-8 names")
         return weird, False
     raise AssertionError(case)
+
+
+READERS += [  # Chapter 4: human-parsing split lists (LIP, CIHP, ATR, PASCAL-Person-Part)
+    Reader("data.parsing.read_parsing_ids", read_parsing_ids, ("val_id.txt", _text("100034_483681\n0002190")), {
+        "non_utf8_content": (_bytes(b"100034_483681\n\xff\xfe\n"), True),
+        "duplicate_ids": (_text("a\na\n"), True),
+        "id_with_extension": (_text("100034_483681.jpg\n"), True),
+        "id_with_folder": (_text("train_images/100034_483681\n"), True),
+        "two_fields": (_text("100034_483681 1\n"), True),
+        "crlf_and_bom": (_bytes(b"\xef\xbb\xbf100034_483681\r\n0002190\r\n"), False),
+    }, generic=_TEXT_GENERIC),
+]
+# ------------------------------------------------------------------------------------------------ panoptic (Chapter 11)
+from course_lib.data.cityscapes_panoptic import read_instance_ids  # noqa: E402
+from course_lib.data.coco_panoptic import read_panoptic_json  # noqa: E402
+from course_lib.io.panoptic import read_panoptic_png, write_panoptic_png  # noqa: E402
+
+
+def _panoptic_png(path: Path) -> Path:
+    return write_panoptic_png(path, np.array([[0, 5, 70000], [256, 256, 0]]))
+
+
+def _panoptic_json(edit: Callable[[dict], None] | None = None) -> Callable[[Path], Path]:
+    doc = {"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "person", "isthing": 1}],
+           "annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": [{"id": 5, "category_id": 1}]}]}
+    if edit:
+        edit(doc)
+    return _text(json.dumps(doc))
+
+
+def _grey16(values) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        Image.fromarray(np.asarray(values, np.uint16)).save(path)
+        return path
+    return write
+
+
+READERS += [
+    Reader("io.panoptic.read_panoptic_png", read_panoptic_png, ("000000000001.png", _panoptic_png), {
+        "grey_label_png": (lambda p: _png(p, "L"), True),
+        "palette_png": (lambda p: _png(p, "P"), True),
+        "rgba_png": (lambda p: _png(p, "RGBA"), True),
+        "jpeg_named_png": (lambda p: _bytes(_jpeg([[0, 255], [255, 0]]))(p), True),
+    }),
+    Reader("data.coco_panoptic.read_panoptic_json", read_panoptic_json, ("panoptic_val2017.json", _panoptic_json()), {
+        "non_utf8_content": (_bytes(b'{"annotations": [], "categories": [{"name": "caf\xe9"}]}'), True),
+        "not_an_object": (_text("[1, 2]"), True),
+        "no_categories": (_panoptic_json(lambda d: d.pop("categories")), True),
+        "duplicate_segment": (_panoptic_json(lambda d: d["annotations"][0]["segments_info"].append(
+            {"id": 5, "category_id": 1})), True),
+        "unknown_category": (_panoptic_json(lambda d: d["annotations"][0]["segments_info"][0].update(
+            category_id=9)), True),
+        "segment_id_zero": (_panoptic_json(lambda d: d["annotations"][0]["segments_info"][0].update(id=0)), True),
+        "segment_id_text": (_panoptic_json(lambda d: d["annotations"][0]["segments_info"][0].update(id="5")), True),
+        "file_name_climbs_out": (_panoptic_json(lambda d: d["annotations"][0].update(file_name="../../a.png")), True),
+        "image_without_entry": (_panoptic_json(lambda d: d["annotations"][0].update(image_id=2)), True),
+        "isthing_text": (_panoptic_json(lambda d: d["categories"][0].update(isthing="yes")), True),
+        "deeply_nested": (_text("[" * 100000 + "]" * 100000), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("data.cityscapes_panoptic.read_instance_ids", read_instance_ids,
+           ("a_000000_000000_gtFine_instanceIds.png", _grey16([[7, 26000], [26001, 24]])), {
+        "rgb_png": (lambda p: _png(p, "RGB"), True),
+        "label_id_above_33": (_grey16([[7, 40]]), True),
+        "instance_of_a_stuff_class": (_grey16([[7, 7001]]), True),
+    }),
+]
+
+
+# Chapter 5: COCO instances JSON, Penn-Fudan annotation text, COCO results (the coco-segm scorer's reader)
+from course_lib.data.coco import read_instances  # noqa: E402
+from course_lib.data.pennfudan import parse_annotation  # noqa: E402
+from course_lib.score.coco_segm import read_results  # noqa: E402
+from course_lib.synthetic.pennfudan import annotation_text  # noqa: E402
+
+_COCO_GT = {"images": [{"id": 1, "height": 2, "width": 3, "file_name": "a.jpg"}],
+            "categories": [{"id": 1, "name": "person"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 2.0, "bbox": [0, 0, 2, 1],
+                             "segmentation": [[0, 0, 2, 0, 2, 1]]},
+                            {"id": 2, "image_id": 1, "category_id": 1, "iscrowd": 1, "area": 6.0, "bbox": [0, 0, 3, 2],
+                             "segmentation": {"size": [2, 3], "counts": [0, 6]}}]}
+
+
+def _coco_json(edit: Callable[[dict], None] | None = None, base: object = None) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        data = json.loads(json.dumps(_COCO_GT if base is None else base))
+        if edit is not None:
+            edit(data)
+        path.write_text(json.dumps(data))
+        return path
+    return write
+
+
+_RESULT = [{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [2, 3], "counts": "01102"}}]
+_PF_BOXES = [(1, 1, 3, 2)]
+
+READERS += [
+    Reader("data.coco.read_instances", read_instances, ("instances_val2017.json", _coco_json()), {
+        "non_utf8_content": (_bytes(b'{"images": [], "annotations": [], "categories": [{"name": "caf\xe9"}]}'), True),
+        "not_an_object": (_text("[1, 2]"), True),
+        "no_annotations_list": (_coco_json(lambda d: d.pop("annotations")), True),
+        "duplicate_image_id": (_coco_json(lambda d: d["images"].append(dict(d["images"][0]))), True),
+        "image_height_zero": (_coco_json(lambda d: d["images"][0].update(height=0)), True),
+        "file_name_climbs_out": (_coco_json(lambda d: d["images"][0].update(file_name="../../a.jpg")), True),
+        "unknown_image": (_coco_json(lambda d: d["annotations"][0].update(image_id=5)), True),
+        "unknown_category": (_coco_json(lambda d: d["annotations"][0].update(category_id=5)), True),
+        "iscrowd_2": (_coco_json(lambda d: d["annotations"][0].update(iscrowd=2)), True),
+        "bbox_nan": (_text(json.dumps(_COCO_GT).replace("[0, 0, 2, 1]", "[0, 0, NaN, 1]")), True),
+        "polygon_of_two_points": (_coco_json(lambda d: d["annotations"][0].update(segmentation=[[0, 0, 1, 1]])), True),
+        "rle_of_another_size": (_coco_json(lambda d: d["annotations"][1]["segmentation"].update(size=[3, 2])), True),
+        "rle_runs_short": (_coco_json(lambda d: d["annotations"][1]["segmentation"].update(counts=[0, 5])), True),
+        "rle_string_garbage": (_coco_json(lambda d: d["annotations"][1]["segmentation"].update(counts="\x7f")), True),
+        "deeply_nested": (_text("[" * 100000 + "]" * 100000), True),
+    }),
+    Reader("data.pennfudan.parse_annotation", parse_annotation,
+           ("FudanPed00001.txt", lambda p: _bytes(annotation_text("FudanPed00001", 4, 3, _PF_BOXES))(p)), {
+        "lf_line_endings": (lambda p: _bytes(annotation_text("F", 4, 3, _PF_BOXES).replace(b"\r\n", b"\n"))(p),
+                            False),
+        "non_utf8_content": (_bytes(b"Image size (X x Y x C) : 4 x 3 x 3\r\nd\xe9j\xe0\r\n"), True),
+        "box_outside_image": (lambda p: _bytes(annotation_text("F", 4, 3, [(1, 1, 5, 2)]))(p), True),
+        "box_zero_based": (lambda p: _bytes(annotation_text("F", 4, 3, [(0, 0, 3, 2)]))(p), True),
+        "corners_swapped": (lambda p: _bytes(annotation_text("F", 4, 3, [(3, 2, 1, 1)]))(p), True),
+        "count_differs": (lambda p: _bytes(annotation_text("F", 4, 3, _PF_BOXES).replace(
+            b"ground truth : 1", b"ground truth : 2"))(p), True),
+        "no_size_line": (lambda p: _bytes(annotation_text("F", 4, 3, _PF_BOXES).replace(b"Image size", b"Size"))(p),
+                         True),
+    }),
+    Reader("score.coco_segm.read_results", lambda p: read_results(p, _COCO_GT),
+           ("results.json", _coco_json(base=_RESULT)), {
+        "not_a_list": (_text('{"image_id": 1}'), True),
+        "unknown_image_id": (_coco_json(lambda d: d[0].update(image_id=2), _RESULT), True),
+        "unknown_category": (_coco_json(lambda d: d[0].update(category_id=2), _RESULT), True),
+        "image_id_text": (_coco_json(lambda d: d[0].update(image_id="1"), _RESULT), True),
+        "rle_wrong_size": (_coco_json(lambda d: d[0]["segmentation"].update(size=[3, 2]), _RESULT), True),
+        "rle_bad_characters": (_coco_json(lambda d: d[0]["segmentation"].update(counts="0 1"), _RESULT), True),
+        "rle_ends_mid_run": (_coco_json(lambda d: d[0]["segmentation"].update(counts="0q"), _RESULT), True),
+        "score_infinite": (_text(json.dumps(_RESULT).replace("0.5", "Infinity")), True),
+        "no_segmentation": (_coco_json(lambda d: d[0].pop("segmentation"), _RESULT), True),
+        "deeply_nested": (_text("[" * 100000 + "]" * 100000), True),
+    }, generic=_TEXT_GENERIC),
+]
+
+
+# ------------------------------------------------------------------------------------------------ video (Chapters 7, 8)
+from course_lib.data.davis import read_sequence_list  # noqa: E402
+from course_lib.data.video import read_index_mask  # noqa: E402
+from course_lib.data.youtube import read_meta, read_vis_json  # noqa: E402
+from course_lib.io.rle import encode_rle  # noqa: E402
+from course_lib.score.davis import read_result  # noqa: E402
+
+_META = {"videos": {"0043f083b5": {"objects": {"1": {"category": "bike", "frames": ["00000", "00005"]}}}}}
+_VIS = {"videos": [{"id": 1, "width": 3, "height": 2, "length": 2, "file_names": ["v/00000.jpg", "v/00005.jpg"]}],
+        "categories": [{"id": 1, "name": "person"}],
+        "annotations": [{"id": 1, "video_id": 1, "category_id": 1, "iscrowd": 0,
+                         "segmentations": [encode_rle(np.eye(2, 3, dtype=bool), compressed=True), None]}]}
+
+
+def _ids_png(path: Path) -> Path:
+    """A palette PNG of object ids (DAVIS 2017 / YouTube-VOS annotations and results): 0, 1, 2 and void 255."""
+    Image.fromarray(np.array([[0, 1], [2, 255]], np.uint8), "P").save(path)
+    return path
+
+
+READERS += [
+    Reader("data.davis.read_sequence_list", read_sequence_list, ("val.txt", _text("bike-packing\nblackswan\n")), {
+        "non_utf8_content": (_bytes(b"bike\n\xff\xfe\n"), True),
+        "three_fields": (_text("a b c\n"), True),
+        "name_climbs_out": (_text("/JPEGImages/480p/../00000.jpg /Annotations/480p/../00000.png\n"), True),
+        "2016_frame_lines": (_text("/JPEGImages/480p/bear/00000.jpg /Annotations/480p/bear/00000.png\n"), False),
+        "path_as_name": (_text("480p/bear\n"), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("data.video.read_index_mask", read_index_mask, ("00000.png", _ids_png), {
+        "rgb_mask": (lambda p: _png(p, "RGB"), True),
+        "sixteen_bit_png": (_grey([[0, 1], [2, 3]], "I;16"), True),
+        "grey_2016_mask": (_grey([[0, 255], [255, 0]]), False),
+        "jpeg_named_png": (lambda p: _bytes(_jpeg([[0, 255], [255, 0]]))(p), True),
+    }),
+    Reader("data.youtube.read_meta", read_meta, ("meta.json", _text(json.dumps(_META))), {
+        "not_an_object": (_text("[1, 2]"), True),
+        "object_id_text": (_json_edit(_META, lambda d: d["videos"]["0043f083b5"]["objects"].update(x={})), True),
+        "object_id_255": (_json_edit(_META, lambda d: d["videos"]["0043f083b5"]["objects"].update(
+            {"255": {"frames": ["00000"]}})), True),
+        "no_frames": (_json_edit(_META, lambda d: d["videos"]["0043f083b5"]["objects"]["1"].update(frames=[])), True),
+        "video_climbs_out": (_json_edit(_META, lambda d: d["videos"].update({"../x": {"objects": {}}})), True),
+        "non_utf8_content": (_bytes(b'{"videos": {"caf\xe9": {}}}'), True),
+        "deeply_nested": (_text("[" * 100000 + "]" * 100000), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("data.youtube.read_vis_json", read_vis_json, ("train.json", _text(json.dumps(_VIS))), {
+        "unknown_video": (_json_edit(_VIS, lambda d: d["annotations"][0].update(video_id=9)), True),
+        "unknown_category": (_json_edit(_VIS, lambda d: d["annotations"][0].update(category_id=9)), True),
+        "one_segmentation_short": (_json_edit(_VIS, lambda d: d["annotations"][0]["segmentations"].pop()), True),
+        "rle_of_another_size": (_json_edit(_VIS, lambda d: d["annotations"][0]["segmentations"].__setitem__(
+            1, encode_rle(np.ones((4, 4), bool)))), True),
+        "height_text": (_json_edit(_VIS, lambda d: d["videos"][0].update(height="2")), True),
+        "file_name_climbs_out": (_json_edit(_VIS, lambda d: d["videos"][0]["file_names"].__setitem__(
+            0, "../../x.jpg")), True),
+        "duplicate_video": (_json_edit(_VIS, lambda d: d["videos"].append(dict(d["videos"][0]))), True),
+        "non_utf8_content": (_bytes(b'{"videos": [], "categories": [{"name": "caf\xe9"}]}'), True),
+        "deeply_nested": (_text("[" * 100000 + "]" * 100000), True),
+    }, generic=_TEXT_GENERIC),
+    Reader("score.davis.read_result", lambda p: read_result(p, binary=False), ("00001.png", _ids_png), {
+        "rgb_result": (lambda p: _png(p, "RGB"), True),
+        "sixteen_bit_png": (_grey([[0, 1], [2, 3]], "I;16"), True),
+        "grey_ids": (_grey([[0, 1], [2, 0]]), False),
+        "jpeg_named_png": (lambda p: _bytes(_jpeg([[0, 1], [1, 0]]))(p), True),
+    }),
+]
 
 
 def _cases():
@@ -623,6 +901,7 @@ BINARY = {
     "off": (_off, read_off),
     "nii": (lambda p: _nifti(p), read_nifti),
     "pt": (_checkpoint, load_checkpoint),
+    "panoptic.png": (_panoptic_png, read_panoptic_png),
 }
 
 

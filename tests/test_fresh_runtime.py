@@ -103,6 +103,13 @@ report["chapters"]["ch09_optical_flow"] = {"root": str(kitti_root), "pairs": len
                                            "metrics": {k: v for k, v in metrics.items() if isinstance(v, float)},
                                            "seconds": round(time.perf_counter() - start, 1)}
 stops("ch09_flow_chairs", "chairs")
+stops("ch04_human_parsing", "lip")
+stops("ch08_video_segmentation", "davis2016")
+train("ch10_driving", "camvid", "bisenetv2-camvid",
+      {"width": 0.25, "head_channels": 8, "booster_channels": 8, "crop_size": (48, 64), "batch_size": 2,
+       "eval_scale": 0.5, "num_workers": 0, "eval_batch_size": 2})
+stops("ch10_cityscapes", "cityscapes")
+stops("ch11_panoptic", "coco_panoptic")
 print(json.dumps(report))
 '''
 
@@ -259,7 +266,7 @@ def test_full_profile_of_every_chapter_from_the_wheel_alone(fresh_python, mirror
     print(json.dumps({c: {k: v for k, v in r.items() if k in ("seconds", "metrics", "steps")}
                       for c, r in chapters.items()}, indent=1))  # what ran, for the closing note (pytest -s)
     for chapter, dataset in (("ch03_fcn", "camvid"), ("ch03_fcn_voc", "voc"), ("ch03_unet_kvasir", "kvasir"),
-                             ("ch06_pointnet", "modelnet")):
+                             ("ch06_pointnet", "modelnet"), ("ch10_driving", "camvid")):
         run = chapters[chapter]
         assert Path(run["root"]).is_relative_to(work / "data" / dataset), (chapter, run["root"])
         assert Path(run["checkpoint"]).is_file() and Path(run["checkpoint"]).is_relative_to(work)
@@ -278,6 +285,9 @@ def test_full_profile_of_every_chapter_from_the_wheel_alone(fresh_python, mirror
                    "awsaf49/brats20-dataset-training-validation"):
         assert needed in brats, f"{needed!r} missing from the BraTS message:\n{brats}"
     assert "lmb.informatik.uni-freiburg.de" in chapters["ch09_flow_chairs"]["stopped"]
+    for chapter, needed in (("ch04_human_parsing", f"{data}/lip"), ("ch08_video_segmentation", f"{data}/davis2016"),
+                            ("ch10_cityscapes", f"{data}/cityscapes"), ("ch11_panoptic", f"{data}/coco_panoptic")):
+        assert needed in chapters[chapter]["stopped"], (chapter, chapters[chapter]["stopped"])
     matting = chapters["ch02_image_matting"]["stopped"]
     for needed in ("registration", "sites.google.com/view/deepimagematting", f"{data}/composition1k"):
         assert needed in matting, f"{needed!r} missing from the Composition-1k message:\n{matting}"

@@ -49,7 +49,7 @@ def test_hand_worked_voc_2x3(tmp_path):
     assert r["mean_accuracy"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
 
 
-@pytest.mark.parametrize("dataset", ["voc", "camvid", "lip", "cihp"])
+@pytest.mark.parametrize("dataset", ["voc", "camvid", "lip", "cihp", "atr", "ppp"])
 def test_matches_torchmetrics_over_the_set(tmp_path, dataset):
     info = get(dataset)
     k, void = info.num_classes, info.ignore_index
@@ -217,11 +217,12 @@ def test_registry_entries_of_the_scored_datasets(tmp_path):
     assert get("lip").classes[10] == "Jumpsuits" and get("cihp").classes[10] == "Torso-skin"
     assert ade.palette.shape == (150, 3) and cityscapes.palette[0].tolist() == [128, 64, 128]
     # no loader yet: no sample writer, and a clear error instead of a sample
-    with pytest.raises(FileNotFoundError, match="lip: no sample writer yet"):
-        locate("lip", tmp_path / "empty", profile="quick", work=tmp_path / "work", verbose=False)
-    with pytest.raises(FileNotFoundError, match="cityscapes: no sample writer yet"):
-        cityscapes.write_sample(tmp_path / "sample")
-    assert not (tmp_path / "work").exists() and not (tmp_path / "sample").exists()
+    # LIP has its loader and sample writer since Chapter 4: the quick profile falls back to the sample
+    folder, synthetic = locate("lip", tmp_path / "empty", profile="quick", work=tmp_path / "lip_work", verbose=False)
+    assert synthetic and get("lip").is_root(folder)
+    # Cityscapes has its sample writer since Chapter 10 (course_lib.synthetic.driving)
+    assert cityscapes.is_root(cityscapes.write_sample(tmp_path / "sample", n_train=1, n_val=1, size=(64, 48)))
+    assert not (tmp_path / "work").exists()
 
 
 @pytest.mark.realdata

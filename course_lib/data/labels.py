@@ -204,7 +204,8 @@ Terms: non-commercial research (SYSU-HCP); the pictures are crops of MS-COCO ima
 Cite: K. Gong et al., "Look into Person: Self-supervised Structure-sensitive Learning and a New Benchmark for Human
 Parsing", CVPR 2017.""",
          licence="non-commercial research (SYSU-HCP)", citation="Gong et al., Look into Person, CVPR 2017",
-         classes=LIP_CLASSES, palette=HUMAN_PARTS_PALETTE, ignore_index=255, sample_writer=_NO_WRITER),
+         classes=LIP_CLASSES, palette=HUMAN_PARTS_PALETTE, ignore_index=255,
+         sample_writer="course_lib.synthetic.parsing:write_lip_sample"),
     dict(name="cihp", title="CIHP (Crowd Instance-level Human Parsing)", chapter="4",
          folders=("instance-level_human_parsing", "CIHP", "parsing_cihp", "cihp"),
          markers=(("Training/Category_ids/",), ("Validation/Category_ids/",)),
@@ -217,7 +218,8 @@ Instance_ids,Human_ids}/ and the *_id.txt lists exist. Scores use Category_ids (
 Terms: non-commercial research (SYSU-HCP).
 Cite: K. Gong et al., "Instance-level Human Parsing via Part Grouping Network", ECCV 2018.""",
          licence="non-commercial research (SYSU-HCP)", citation="Gong et al., Part Grouping Network, ECCV 2018",
-         classes=CIHP_CLASSES, palette=HUMAN_PARTS_PALETTE, ignore_index=255, sample_writer=_NO_WRITER),
+         classes=CIHP_CLASSES, palette=HUMAN_PARTS_PALETTE, ignore_index=255,
+         sample_writer="course_lib.synthetic.parsing:write_cihp_sample"),
     dict(name="cityscapes", title="Cityscapes (fine annotations, 19 evaluated classes)", chapter="10",
          folders=("cityscapes", "Cityscapes"), markers=(("gtFine/", "leftImg8bit/"), ("gtFine/val/",)),
          note="""\
@@ -231,5 +233,6 @@ Cite: M. Cordts et al., "The Cityscapes Dataset for Semantic Urban Scene Underst
          licence="non-commercial use, no redistribution (Cityscapes licence)",
          citation="Cordts et al., The Cityscapes Dataset for Semantic Urban Scene Understanding, CVPR 2016",
          classes=CITYSCAPES_CLASSES, palette=CITYSCAPES_PALETTE, ignore_index=255,
-         label_map=tuple(int(v) for v in CITYSCAPES_ID_TO_TRAINID), sample_writer=_NO_WRITER),
+         label_map=tuple(int(v) for v in CITYSCAPES_ID_TO_TRAINID),
+         sample_writer="course_lib.synthetic.driving:write_cityscapes_sample"),
 )

@@ -28,8 +28,13 @@ import numpy as np
 
 from ..io.images import voc_colormap
 from ..registries import Registry
+from . import driving_entries as _driving_entries
+from . import instance_entries as _instance_entries
 from . import labels as _labels
 from . import matting_entries as _matting_entries
+from . import panoptic_entries as _panoptic_entries
+from . import parsing_labels as _parsing_labels
+from . import video_entries as _video_entries
 
 __all__ = ["REGISTRY", "SAMPLE_MARKER", "DatasetInfo", "Resource", "find_root", "get", "is_sample_folder", "register"]
 
@@ -456,4 +461,24 @@ for _entry in _labels.DATASETS:
 # ----------------------------------------------------------------------------------------------- Chapter 2
 # Image matting (Adobe Composition-1k, PPM-100): entries kept as data in course_lib/data/matting_entries.py.
 for _entry in _matting_entries.DATASETS:
+    register(DatasetInfo(**_entry))
+
+# Chapter 5: instance segmentation (COCO, Penn-Fudan): entries kept as data in course_lib/data/instance_entries.py.
+for _entry in _instance_entries.DATASETS:
+    register(DatasetInfo(**{**_entry, "resources": tuple(Resource(**r) for r in _entry.get("resources", ()))}))
+
+# Chapter 10: driving (KITTI semantic, CamVid 32, Vistas, nuScenes): data in course_lib/data/driving_entries.py.
+for _entry in _driving_entries.DATASETS:
+    register(DatasetInfo(**_entry))
+
+# Chapter 4: human parsing (ATR, PASCAL-Person-Part); LIP and CIHP are among the label sets above.
+for _entry in _parsing_labels.DATASETS:
+    register(DatasetInfo(**_entry))
+
+# Chapters 7, 8: video object datasets (DAVIS, YouTube-VOS/VIS, UVO): entries as data in data/video_entries.py.
+for _entry in _video_entries.DATASETS:
+    register(DatasetInfo(**_entry))
+
+# Chapter 11: panoptic (COCO panoptic, Cityscapes panoptic): entries as data in data/panoptic_entries.py.
+for _entry in _panoptic_entries.DATASETS:
     register(DatasetInfo(**_entry))

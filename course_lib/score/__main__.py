@@ -1,5 +1,5 @@
 """The command line of :mod:`course_lib.score`: ``python -m course_lib.score BENCHMARK`` (semantic, binary, brats,
-kitti-flow, matting)."""
+kitti-flow, matting, panoptic, coco-segm, davis)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", required=True, help="ground-truth mattes (e.g. Composition-1k-testset/alpha_copy)")
     p.add_argument("--trimap", required=True, help="trimaps of 0/128/255 (e.g. Composition-1k-testset/trimaps)")
     p.add_argument("--ids", help="score only the names listed in this file (one per line)")
+    text = "COCO panoptic format (JSON + PNG folder): PQ, SQ, RQ per category and for All, Things, Stuff"
+    p = sub.add_parser("panoptic", help=text, description=text, epilog=_EPILOG)
+    p.add_argument("--gt-json", required=True, help="ground-truth JSON, e.g. annotations/panoptic_val2017.json")
+    p.add_argument("--gt-dir", required=True, help="its PNG folder, e.g. annotations/panoptic_val2017")
+    p.add_argument("--pred-json", required=True, help="predictions JSON (annotations with segments_info)")
+    p.add_argument("--pred-dir", required=True, help="predicted panoptic PNGs (id = R + 256 G + 256^2 B)")
+    text = ("COCO instance masks (results JSON of RLE masks) against an instances JSON: the twelve COCOeval statistics "
+            "of mask AP (Chapter 5)")
+    p = sub.add_parser("coco-segm", help=text, description=text, epilog=_EPILOG)
+    p.add_argument("--gt", required=True, help="ground-truth instances JSON (e.g. annotations/instances_val2017.json)")
+    p.add_argument("--pred", required=True, help="results JSON: [{image_id, category_id, segmentation (RLE), score}]")
+    text = "DAVIS semi-supervised results (<seq>/NNNNN.png): J, F, J&F per object and global, as davis2017-evaluation"
+    p = sub.add_parser("davis", help=text, description=text, epilog=_EPILOG)
+    p.add_argument("--gt", required=True, help="the DAVIS folder (Annotations/<resolution>/<seq>/)")
+    p.add_argument("--pred", required=True, help="results folder in the DAVIS layout (<seq>/NNNNN.png)")
+    p.add_argument("--year", choices=("2016", "2017"), help="default: told by the annotations (grey = 2016)")
+    p.add_argument("--sequences", nargs="+", help="score only these sequences")
+    p.add_argument("--split", help="score the sequences of ImageSets' list (train, val); default: all on disk")
+    p.add_argument("--resolution", default="480p", help="480p (default) or Full-Resolution")
     return parser
 
 
@@ -52,6 +71,19 @@ def run(args: argparse.Namespace):
     """Run the scorer ``args`` names; returns its :class:`~course_lib.score.common.Report`."""
     from .common import read_ids
 
+    if args.command == "panoptic":
+        from .panoptic import score_panoptic
+
+        return score_panoptic(args.gt_json, args.gt_dir, args.pred_json, args.pred_dir)
+    if args.command == "coco-segm":
+        from .coco_segm import score_coco_segm
+
+        return score_coco_segm(args.gt, args.pred)
+    if args.command == "davis":
+        from .davis import score_davis
+
+        return score_davis(args.gt, args.pred, year=args.year, sequences=args.sequences, split=args.split,
+                           resolution=args.resolution)
     ids = read_ids(args.ids)
     if args.command == "semantic":
         from .semantic import score_semantic

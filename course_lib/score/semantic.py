@@ -5,14 +5,16 @@ cityscapesScripts' ``evalPixelLevelSemanticLabeling``): **one confusion matrix o
 accuracy, mean class accuracy, per-class IoU and mIoU = the mean IoU over the classes whose union is non-empty.
 Per-image averaging is another number (the per-image rows printed are for finding failures, not for tables).
 
-The encodings, from the registry (:meth:`course_lib.data.registry.DatasetInfo.label_lut`): VOC 0..20 with 255
-void; CamVid (SegNet) 0..10 with 11 void; ADE20K SceneParsing 1..150 with 0 ignored (shifted to 0..149 here, never
-in the files); LIP and CIHP 0..19 with 255 ignored; Cityscapes label ids 0..33 scored on the 19 train ids (label ids
-the benchmark ignores become 255). A prediction holds values in the same encoding as the ground truth. Where the
-official code counts a prediction of an ignored value at a labelled pixel as a miss (Cityscapes' ignored label ids,
-or 255 in train-id predictions; ADE20K's 0), it counts here as a miss: wrong for the true class, a false positive
-for no class. Elsewhere, and for ADE20K's 0 (the usual sign of a forgotten ``+ 1``), it is an error unless
-``allow_void=True``.
+The encodings, from the registry (:meth:`course_lib.data.registry.DatasetInfo.label_lut`): VOC 0..20 with 255 void;
+CamVid (SegNet) 0..10 with 11 void; ADE20K SceneParsing 1..150 with 0 ignored (shifted to 0..149 here, never in the
+files); LIP and CIHP 0..19, ATR 0..17, PASCAL-Person-Part 0..6, with 255 ignored; Cityscapes label ids 0..33 scored
+on the 19 train ids (label ids the benchmark ignores become 255). A prediction holds values in the same encoding as
+the ground truth. Where the official code counts a prediction of an ignored value at a labelled pixel as a miss
+(Cityscapes' ignored label ids, or 255 in train-id predictions; ADE20K's 0), it counts here as a miss: wrong for the
+true class, a false positive for no class. Elsewhere, and for ADE20K's 0 (the usual sign of a forgotten ``+ 1``), it
+is an error unless ``allow_void=True``. Mapillary Vistas v1.2: palette indices 0..65, 65 (unlabeled) ignored.
+CamVid's 32 labels are **colours** (``*_L.png``, decoded by ``label_colors.txt``; black Void is ignored), and so
+are its predictions (named ``<frame>.png`` or ``<frame>_L.png``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .common import Report, ScoreError, collect, pair_files
 __all__ = ["SEMANTIC_DATASETS", "score_semantic"]
 
 #: the datasets ``score semantic`` knows (registry names)
-SEMANTIC_DATASETS = ("voc", "camvid", "ade20k", "lip", "cihp", "cityscapes")
+SEMANTIC_DATASETS = ("voc", "camvid", "ade20k", "lip", "cihp", "atr", "ppp", "cityscapes", "camvid32", "vistas")
 _CITYSCAPES_KEY = re.compile(r"^(.+?_\d{6}_\d{6})")
 
 
@@ -40,11 +42,16 @@ def _cityscapes_key(path: Path) -> str:
     return match.group(1)
 
 
-def _read(path: Path, what: str) -> np.ndarray:
+def _camvid32_key(path: Path) -> str:
+    return path.stem[: -len("_L")] if path.stem.endswith("_L") else path.stem
+
+
+def _read(path: Path, what: str, colours: bool = False) -> np.ndarray:
+    from ..data.camvid32 import read_colour_label
     from ..io.images import read_label
 
     try:
-        return read_label(path)
+        return read_colour_label(path) if colours else read_label(path)
     except (OSError, ValueError) as err:
         message = str(err) if str(path) in str(err) else f"{path}: {err}"
         raise ScoreError(f"{message} ({what})") from None
@@ -84,11 +91,12 @@ def score_semantic(dataset: str, gt_dir: str | os.PathLike, pred_dir: str | os.P
     info = get(dataset)
     k, void = info.num_classes, info.ignore_index
     cityscapes = dataset == "cityscapes"
-    key = _cityscapes_key if cityscapes else (lambda p: p.stem)
+    colours = dataset == "camvid32"
+    key = _cityscapes_key if cityscapes else _camvid32_key if colours else (lambda p: p.stem)
     gt = collect(gt_dir, ("*_gtFine_labelIds.png",) if cityscapes else ("*.png",), "gt label", key)
     pred = collect(pred_dir, ("*.png",), "pred label", key)
     pairs = pair_files(gt, pred, pred_dir, ids)
-    lut_gt = info.label_lut()
+    lut_gt = info.label_lut()  # camvid32: colours are decoded to classes 0..30 and 255 (Void); an identity here
     lut_pred = lut_gt.copy()
     if cityscapes and pred_train_ids:
         lut_pred[:] = -1
@@ -101,7 +109,7 @@ def score_semantic(dataset: str, gt_dir: str | os.PathLike, pred_dir: str | os.P
     cm = torch.zeros(k + 1, k + 1, dtype=torch.int64)  # row/column k: a prediction of no class
     items, void_predictions = [], 0
     for name, g, p in pairs:
-        labels, predicted = _read(g, "ground truth"), _read(p, "prediction")
+        labels, predicted = _read(g, "ground truth", colours), _read(p, "prediction", colours)
         if labels.shape != predicted.shape:
             raise ScoreError(f"{p}: prediction is {predicted.shape[1]}x{predicted.shape[0]} (WxH), its ground truth "
                              f"{g} is {labels.shape[1]}x{labels.shape[0]}")
