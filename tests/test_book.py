@@ -30,6 +30,8 @@ cfg = course_lib.setup(seed=0)"""
 SETUP_EXTRAS = {
     "notebooks/ch03_unet3d_brats": ("medical", ("monai", "nibabel")),  # NIfTI files; MONAI computes the HD95
     "notebooks/ch06_pointnet": ("3d", ("open3d", "h5py")),  # mesh sampling; the HDF5 form of ModelNet40
+    "notebooks/ch03_context_models": ("seg", ("timm",)),  # PraNet's Res2Net-50 backbone
+    "notebooks/ch05_instance_segmentation": ("instance", ("pycocotools",)),  # COCO annotations, RLE, COCOeval
 }
 
 

@@ -4,8 +4,8 @@ Introduced in Chapter 3. ``zoo.yaml`` (package data, so a notebook on Colab or K
 repository) lists every model of the lecture's zoo: its paper and link, its idea in one sentence, and either the
 runnable variants that measure it (keys of :data:`course_lib.models.zoo.VARIANTS`) or why it is not runnable here.
 :func:`zoo_table` renders it, with where each variant runs from (the package and the builder call);
-:func:`load_measurements` reads the JSON that ``benchmarks/seg_zoo.py`` writes into the work folder, and
-:func:`measured_table` joins the two.
+:func:`load_measurements` reads the JSON that ``benchmarks/seg_zoo.py`` writes into the work folder (the run shown in
+the book is kept as :data:`ZOO_MEASURED`), and :func:`measured_table` joins the two.
 
 Example:
     >>> entries = load_zoo()
@@ -25,10 +25,12 @@ import yaml
 
 from ..models.zoo import VARIANTS
 
-__all__ = ["ZOO_FILE", "load_measurements", "load_zoo", "measured_table", "zoo_table"]
+__all__ = ["ZOO_FILE", "ZOO_MEASURED", "load_measurements", "load_zoo", "measured_table", "zoo_table"]
 
 #: the file name of the zoo's facts inside ``course_lib/results``
 ZOO_FILE = "zoo.yaml"
+#: the benchmark run committed with the book (``benchmarks/seg_zoo.py``'s JSON, copied from the work folder)
+ZOO_MEASURED = Path(__file__).with_name("seg_zoo_cpu.json")
 _KEYS = {"name", "paper", "link", "idea", "variants", "not_runnable", "in_lecture_list"}
 
 
