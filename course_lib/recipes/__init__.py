@@ -11,6 +11,7 @@ from .brats import BratsConfig, brats_recipes, predict_volume, training_memory_e
 from .context import ContextConfig, context_recipes
 from .fcn import fcn_recipes, vgg16_weight_folders
 from .flow import FlowConfig, flow_recipes, predict_flow
+from .frtm import FRTMConfig, frtm_recipes, frtm_segment
 from .instance import InstanceConfig, instance_recipes
 from .matting import MattingConfig, matting_recipes, predict_alpha
 from .panoptic import PanopticConfig, panoptic_recipes, predict_panoptic
@@ -60,6 +61,8 @@ for _r in parsing_recipes():  # Chapter 4: SCHP on LIP, CIHP, ATR, PASCAL-Person
     register(_r)
 for _r in vos_recipes():  # Chapter 8: flow propagation and OSVOS on DAVIS
     register(_r)
+for _r in frtm_recipes():  # Chapter 8: online target model (FRTM-VOS / LWL) on DAVIS
+    register(_r)
 
 __all__ = ["RECIPES", "Recipe", "RecipeConfig", "TrainResult", "get_recipe", "parse_override", "register",
            # each family's settings class, and the prediction and demo helpers the notebooks call
@@ -77,4 +80,4 @@ __all__ = ["RECIPES", "Recipe", "RecipeConfig", "TrainResult", "get_recipe", "pa
            # Chapter 4: human parsing
            "ParsingConfig", "predict_parsing",
            # Chapter 8: video object segmentation
-           "VOSConfig", "osvos_segment", "segment_sequence"]
+           "VOSConfig", "osvos_segment", "segment_sequence", "FRTMConfig", "frtm_segment"]

@@ -150,9 +150,13 @@ def osvos_segment(parent: nn.Module, frames: np.ndarray, first_labels: np.ndarra
     return out
 
 
-def segment_sequence(model: nn.Module, seq: VideoSequence, cfg: VOSConfig, device: torch.device | None = None
-                     ) -> np.ndarray:
-    """Object ids ``uint8 [T, H, W]`` of every frame of ``seq`` at full size (frame 0: its annotation)."""
+def segment_sequence(model: nn.Module, seq: VideoSequence, cfg: VOSConfig, device: torch.device | None = None,
+                     *, segmenter=None) -> np.ndarray:
+    """Object ids ``uint8 [T, H, W]`` of every frame of ``seq`` at full size (frame 0: its annotation).
+
+    ``segmenter(model, frames, first_labels, cfg, device=...)`` replaces propagation / OSVOS (e.g.
+    :func:`course_lib.recipes.frtm.frtm_segment`); frames are shrunk to ``max_width`` first either way.
+    """
     n = len(seq) if cfg.max_frames is None else min(len(seq), cfg.max_frames)
     frames = np.stack([seq.frame(i) for i in range(n)])
     first = seq.labels(seq.annotated_indices[0])
@@ -165,11 +169,14 @@ def segment_sequence(model: nn.Module, seq: VideoSequence, cfg: VOSConfig, devic
         small = small.byte().numpy()
     else:
         small = first
-    flow_fn = module_flow_fn(_flow_model(cfg) if cfg.method == "osvos" else model, device=device or "cpu")
-    if cfg.method == "flow":
-        labels = propagate_labels(frames, small, flow_fn, consistency=cfg.consistency)
+    if segmenter is not None:
+        labels = segmenter(model, frames, small, cfg, device=device)
     else:
-        labels = osvos_segment(model, frames, small, cfg, flow_fn=flow_fn, device=device)
+        flow_fn = module_flow_fn(_flow_model(cfg) if cfg.method == "osvos" else model, device=device or "cpu")
+        if cfg.method == "flow":
+            labels = propagate_labels(frames, small, flow_fn, consistency=cfg.consistency)
+        else:
+            labels = osvos_segment(model, frames, small, cfg, flow_fn=flow_fn, device=device)
     if labels.shape[1:] != (h, w):
         labels = F.interpolate(torch.from_numpy(labels)[:, None].float(), size=(h, w), mode="nearest")[:, 0]
         labels = labels.byte().numpy()
@@ -225,6 +232,11 @@ class VOSRecipe(Recipe):
     def build_loss(self, cfg: VOSConfig, train_set: Dataset):
         return balanced_bce_loss
 
+    def segment(self, model: nn.Module, seq: VideoSequence, cfg: VOSConfig, device: torch.device | None = None
+                ) -> np.ndarray:
+        """One sequence's object ids at full size (:func:`segment_sequence`)."""
+        return segment_sequence(model, seq, cfg, device)
+
     def results_dir(self, split: str | None) -> Path:
         """Where :meth:`evaluate` writes the DAVIS-layout results of ``split``."""
         return work_dir() / self.name / "results" / (split or "all")
@@ -235,7 +247,7 @@ class VOSRecipe(Recipe):
         out = self.results_dir(getattr(dataset, "split", None))
         objects = []
         for seq in dataset:
-            labels = segment_sequence(model, seq, cfg, device)
+            labels = self.segment(model, seq, cfg, device)
             for t, lab in enumerate(labels):
                 save_annotation(out / seq.name / f"{t:05d}.png", lab, binary=seq.binary)
             ids = seq.object_ids()
