@@ -57,3 +57,22 @@ def test_fusing_a_real_pictures_own_segments_gives_it_back(real_root):
     cats = [(c, v.isthing) for c, v in ds.categories.items()]
     result = panoptic_quality(ids, segs, fused, fsegs, cats)
     assert result["All"]["pq"] == 1.0 and len(fsegs) == sum(1 for s in segs if not s["iscrowd"])
+
+
+def test_lidar_sweep_is_a_valid_panoptic_labelling_of_points():
+    """PQ on points (Panoptic nuScenes): 1-D ids work unchanged; a perfect prediction scores 1, a split car less."""
+    from course_lib.metrics.panoptic import pq_stats, pq_summary
+    from course_lib.synthetic.panoptic import LIDAR_CATEGORIES, lidar_sweep
+
+    xy, ids, segments = lidar_sweep(seed=3)
+    assert xy.shape == (len(ids), 2) and {s["id"] for s in segments} == set(np.unique(ids).tolist())
+    categories, _, isthing = zip(*LIDAR_CATEGORIES, strict=True)
+    perfect = pq_summary(pq_stats(ids, segments, ids, segments, categories), categories, isthing)
+    assert perfect["All"]["pq"] == 1.0
+    car = max((s["id"] for s in segments if s["category_id"] == 1), key=lambda i: int((ids == i).sum()))
+    split = ids.copy()
+    inside = np.flatnonzero(ids == car)
+    split[inside[: len(inside) // 2]] = 1999  # half of the largest car becomes a new instance (IoU exactly 0.5 or less)
+    pred_segments = segments + [{"id": 1999, "category_id": 1, "iscrowd": 0}]
+    summary = pq_summary(pq_stats(ids, segments, split, pred_segments, categories), categories, isthing)
+    assert summary["per_category"][1]["pq"] < 1.0 and summary["Stuff"]["pq"] == 1.0

@@ -4,7 +4,8 @@ Introduced in Chapter 11. :func:`write_coco_sample` and :func:`write_cityscapes_
 of the registry's ``coco_panoptic`` and ``cityscapes_panoptic`` entries; :mod:`course_lib.data.coco_panoptic` and
 :mod:`course_lib.data.cityscapes_panoptic` read samples and real data with the same code. :func:`panoptic_scene`
 paints one street-like picture with stuff bands, thing instances, a crowd region and void boundaries;
-:func:`moving_scene_video` a short video of moving instances (tubes keep their ids) for VPQ.
+:func:`moving_scene_video` a short video of moving instances (tubes keep their ids) for VPQ; :func:`lidar_sweep` one
+bird's-eye lidar sweep labelled like Panoptic nuScenes (points instead of pixels).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from ..data.coco_panoptic import PanopticCategory, write_panoptic
 from ..io.atomic import atomic_write_text
 from .common import SampleCanvas, boundary_band, mark_sample, sample_is_current
 
-__all__ = ["COCO_SAMPLE_CATEGORIES", "moving_scene_video", "noisy_prediction", "panoptic_scene",
+__all__ = ["COCO_SAMPLE_CATEGORIES", "LIDAR_CATEGORIES", "lidar_sweep", "moving_scene_video", "noisy_prediction",
+           "panoptic_scene",
            "write_cityscapes_sample", "write_coco_sample"]
 
 #: the COCO panoptic categories the sample uses (ids, names, colours of panoptic_coco_categories.json)
@@ -248,3 +250,44 @@ def noisy_prediction(ids: np.ndarray, segments: list[dict], category_ids, rng: n
         next_id += 1
     present = set(np.unique(out).tolist()) - {0}
     return out, segments_info(out, {k: v for k, v in category_of.items() if k in present})
+
+
+#: ``(category id, name, isthing)`` of :func:`lidar_sweep`, a subset of Panoptic nuScenes' 16 classes
+LIDAR_CATEGORIES = ((1, "car", True), (2, "pedestrian", True), (11, "driveable_surface", False),
+                    (13, "sidewalk", False), (15, "manmade", False), (16, "vegetation", False))
+
+
+def lidar_sweep(seed: int = 0, rings: int = 24, per_ring: int = 360) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """One synthetic lidar sweep seen from above, labelled the Panoptic nuScenes way: every point has a segment id.
+
+    A spinning lidar's rings hit the road (``|y| < 4 m``), the sidewalks, the buildings behind them (``manmade``),
+    some vegetation, parked cars (4.5 x 1.8 m boxes) and pedestrians (0.6 m discs); a point takes the first
+    surface its ray meets. Stuff classes get one segment each (id = category), things one per instance
+    (id = 1000 * category + n), as in the panoptic PNGs.
+
+    Returns:
+        ``(xy [N, 2] metres, ids [N] int64, segments_info)`` with ``id``, ``category_id`` and ``iscrowd``.
+
+    Example:
+        >>> xy, ids, segs = lidar_sweep(0)
+        >>> xy.shape[1], sorted({s["category_id"] for s in segs}) == [1, 2, 11, 13, 15, 16]
+        (2, True)
+    """
+    rng = np.random.default_rng(seed)
+    radius = np.repeat(np.geomspace(3.0, 40.0, rings), per_ring) * rng.uniform(0.98, 1.02, rings * per_ring)
+    angle = np.tile(np.linspace(-np.pi, np.pi, per_ring, endpoint=False), rings)
+    xy = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
+    x, y = xy.T
+    ids = np.where(np.abs(y) < 4.0, 11, np.where(np.abs(y) < 6.5, 13, 15)).astype(np.int64)
+    ids[(np.abs(y) >= 6.5) & (np.sin(x / 3.0) > 0.6)] = 16
+    cars = [(-22 + 9.0 * k + rng.uniform(-1, 1), side * 2.5) for k, side in enumerate([1, -1, 1, -1, 1])]
+    for n, (cx, cy) in enumerate(cars, start=1):
+        ids[(np.abs(x - cx) < 2.25) & (np.abs(y - cy) < 0.9)] = 1000 + n
+    walkers = [(rng.uniform(-30, 30), side * rng.uniform(4.5, 6.0)) for side in (1, -1, 1, -1)]
+    for n, (px, py) in enumerate(walkers, start=1):
+        ids[(x - px) ** 2 + (y - py) ** 2 < 0.6 ** 2] = 2000 + n
+    keep = np.hypot(x, y) < 40.0
+    xy, ids = xy[keep], ids[keep]
+    segments = [{"id": int(i), "category_id": int(i) // 1000 if i >= 1000 else int(i), "iscrowd": 0}
+                for i in np.unique(ids)]
+    return xy, ids, segments
