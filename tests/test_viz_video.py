@@ -40,7 +40,7 @@ def test_animation_plays_the_chosen_frames():
 def test_viewer_updates_its_picture():
     frames, labels = _clip()
     box = video_viewer(frames, labels)
-    slider, picture = box.children[0].children[1], box.children[1]
+    slider, picture = box.children
     first = picture.value
     frames[3] = 0
     slider.value = 3

@@ -2,7 +2,7 @@
 
 Introduced in Chapter 7. :func:`video_frame_picture` tints each object of a DAVIS-style id map with its colour of
 the VOC colour map (the colours of the DAVIS palette PNGs; void 255 left untinted) and can outline a second map
-(a prediction over the truth). :func:`video_viewer` is an ipywidgets slider with a play button for a running
+(a prediction over the truth). :func:`video_viewer` is an ipywidgets frame slider for a running
 kernel; :func:`video_animation` is its static-page twin: a plotly figure whose frames are small embedded PNGs,
 with play/pause buttons and a slider that work in the browser alone (the built book has no kernel).
 
@@ -65,15 +65,16 @@ def _check(frames, labels, prediction) -> tuple[np.ndarray, Sequence | None, Seq
     return frames, labels, prediction
 
 
-def video_viewer(frames, labels=None, prediction=None, *, zoom: int = 1, fps: int = 8):
-    """An ipywidgets player: a frame slider with a play button over the masked frames (needs a running kernel; on
-    the static page use :func:`video_animation`).
+def video_viewer(frames, labels=None, prediction=None, *, zoom: int = 1):
+    """An ipywidgets viewer: a frame slider over the masked frames (needs a running kernel; on the static page, where
+    no kernel answers the slider, use :func:`video_animation`, which also plays).
+
+    No ``Play`` widget: its icons are web fonts that the offline site cannot serve from the notebook's folder.
 
     Args:
         frames: ``[T, H, W, 3]``.
         labels, prediction: ``[T, H, W]`` object ids (or lists of maps), optional.
         zoom: pixel repetition.
-        fps: playing speed.
 
     Returns:
         An ``ipywidgets.VBox`` (display it as the last line of a cell).
@@ -82,9 +83,7 @@ def video_viewer(frames, labels=None, prediction=None, *, zoom: int = 1, fps: in
 
     frames, labels, prediction = _check(frames, labels, prediction)
     n = len(frames)
-    play = widgets.Play(value=0, min=0, max=n - 1, interval=int(1000 / fps), description="play")
     index = widgets.IntSlider(value=0, min=0, max=n - 1, description="frame")
-    widgets.jslink((play, "value"), (index, "value"))
     picture = widgets.Image(format="png")
 
     def update(change=None):
@@ -94,7 +93,7 @@ def video_viewer(frames, labels=None, prediction=None, *, zoom: int = 1, fps: in
 
     index.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox([play, index]), picture])
+    return widgets.VBox([index, picture])
 
 
 def video_animation(frames, labels=None, prediction=None, *, max_frames: int = 40, zoom: int = 1, fps: int = 6,
