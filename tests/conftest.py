@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic datasets written once per test session, the real-data folder."""
+"""Shared fixtures: small synthetic datasets written once per test session, the real-data folder, one torch thread."""
 
 import os
 from pathlib import Path
@@ -69,3 +69,38 @@ def built_book(tmp_path_factory) -> Path:
     if proc.returncode != 0:
         pytest.fail(f"jupyter-book build -W failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
     return out / "_build" / "html"
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks train as fast on one CPU thread, and far faster on a busy 2-core machine than two threads
+    fighting over its cores; the previous count is restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def moving_disc():
+    """A factory of tiny videos for video segmentation: a red disc moving right over a textured grey background.
+
+    ``moving_disc(t, h, w, radius=..., step=..., grey=(lo, hi))`` returns ``(frames uint8 [t, h, w, 3], labels
+    uint8 [t, h, w])``; the disc starts at row ``h // 2``, column ``w // 4`` and moves ``step`` pixels per frame.
+    """
+    import numpy as np
+
+    def make(t: int, h: int, w: int, *, radius: int, step: int, grey: tuple[int, int]):
+        yy, xx = np.mgrid[:h, :w]
+        rng = np.random.default_rng(0)
+        frames = np.repeat(rng.integers(*grey, (1, h, w, 1), dtype=np.uint8), 3, axis=-1).repeat(t, 0)
+        labels = np.zeros((t, h, w), np.uint8)
+        for k in range(t):
+            disc = (yy - h // 2) ** 2 + (xx - w // 4 - step * k) ** 2 < radius ** 2
+            frames[k][disc] = (220, 40, 40)
+            labels[k][disc] = 1
+        return frames, labels
+
+    return make

@@ -26,13 +26,7 @@ QUICK_DIM = {"width": 8, "fc6_channels": 16, "batch_norm": True}
 QUICK_MODNET = {"width_mult": 0.25, "hr_channels": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These networks are tiny: one CPU thread is as fast, and far faster on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one torch thread (tests/conftest.py)
 
 
 def _trimap(n=2, h=64, w=64):

@@ -32,14 +32,7 @@ from course_lib.models.pointnet2 import (
 from course_lib.recipes.pointnet_demos import fit_tnet_alignment, train_outlier_scorer
 from course_lib.synthetic.points import add_outliers
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These networks are tiny: one CPU thread is as fast, and far faster on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one torch thread (tests/conftest.py)
 
 
 def _warm(model, channels=3):

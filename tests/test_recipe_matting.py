@@ -21,13 +21,7 @@ from course_lib.recipes.matting import DIM_QUICK, MattingCollate
 TINY = {"max_items": 8, "batch_size": 4, "crop_size": 32, "max_val_items": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These networks are tiny: one CPU thread is as fast, and far faster on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one torch thread (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,14 +13,6 @@ from course_lib.recipes import FRTMConfig, frtm_segment, get_recipe
 from course_lib.recipes.frtm import VideoPairs, memory_weights
 from course_lib.score.davis import score_davis
 from course_lib.synthetic.davis import write_sample_2016
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _problem(seed=0, n=2, c=5, h=6, w=7):
@@ -106,19 +97,12 @@ def sample(tmp_path_factory):
     return write_sample_2016(tmp_path_factory.mktemp("frtm"), sequences=2, length=(6, 7), width=64, height=48)
 
 
-def test_online_segmentation_follows_a_moving_disc(one_thread):
+def test_online_segmentation_follows_a_moving_disc(one_thread, moving_disc):
     """An untrained decoder knows nothing, so the coarse score alone must follow the object: the fitted target
     model's score is higher inside the moving disc than outside on every later frame (random frozen backbone)."""
     torch.manual_seed(0)
-    t, h, w = 6, 48, 64
-    yy, xx = np.mgrid[:h, :w]
-    rng = np.random.default_rng(0)
-    frames = np.repeat(rng.integers(60, 160, (1, h, w, 1), dtype=np.uint8), 3, axis=-1).repeat(t, 0)
-    labels = np.zeros((t, h, w), np.uint8)
-    for k in range(t):
-        disc = (yy - 24) ** 2 + (xx - 16 - 4 * k) ** 2 < 100
-        frames[k][disc] = (220, 40, 40)
-        labels[k][disc] = 1
+    frames, labels = moving_disc(6, 48, 64, radius=10, step=4, grey=(60, 160))
+    t, h, w = labels.shape
     net = frtm_net(pretrained=False, width=8)
     cfg = FRTMConfig(update_every=2, memory=3)
     out, scores, probs = frtm_segment(net, frames, labels[0], cfg, device="cpu", return_maps=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,15 +13,6 @@ from course_lib.models.unet import unet
 from course_lib.recipes import VOSConfig, get_recipe, osvos_segment
 from course_lib.score.davis import score_davis
 from course_lib.synthetic.davis import write_sample
-
-
-@pytest.fixture
-def one_thread():
-    """Small networks train faster on one thread than on threads fighting over a busy machine's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +35,11 @@ def test_flow_recipe_writes_davis_results_that_score_the_same(sample, tmp_path, 
     assert scored.overall["J&F-Mean"] == pytest.approx(result["jf"], abs=1e-12)
 
 
-def test_one_shot_fine_tuning_learns_the_first_frame(one_thread):
+def test_one_shot_fine_tuning_learns_the_first_frame(one_thread, moving_disc):
     """A red disc on a textured grey background, moving: the untrained parent knows nothing; 40 steps on frame 0
     suffice to segment the later frames."""
     torch.manual_seed(0)
-    t, h, w = 4, 32, 48
-    yy, xx = np.mgrid[:h, :w]
-    rng = np.random.default_rng(0)
-    frames = np.repeat(rng.integers(80, 140, (1, h, w, 1), dtype=np.uint8), 3, axis=-1).repeat(t, 0)
-    labels = np.zeros((t, h, w), np.uint8)
-    for k in range(t):
-        disc = (yy - 16) ** 2 + (xx - 12 - 5 * k) ** 2 < 36
-        frames[k][disc] = (220, 40, 40)
-        labels[k][disc] = 1
+    frames, labels = moving_disc(4, 32, 48, radius=6, step=5, grey=(80, 140))
     cfg = VOSConfig(method="osvos", depth=2, finetune_steps=40, finetune_lr=1e-2)
     out = osvos_segment(unet(in_channels=3, out_channels=1, width=8, depth=2), frames, labels[0], cfg,
                         device=torch.device("cpu"))
