@@ -135,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                 "memory": "peak resident memory of the inference over the loaded model's, " +
                           ("in this process" if args.no_isolate else "in a fresh process per model")}
     done: list[dict] = []
+    table = markdown_table([])
 
-    def save(row: dict) -> str:  # after every model: an interrupted run keeps what it measured
+    def save(row: dict) -> None:  # after every model: an interrupted run keeps what it measured
+        nonlocal table
         done.append(row)
         rows = merge(out, settings, list(done))
         result = {"settings": settings, "data": data_description(root), "machine": machine_description(args.threads),
@@ -147,15 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(out, json.dumps(result, indent=1))
         table = markdown_table(rows)
         atomic_write_text(out.with_suffix(".md"), table + "\n")
-        return table
 
-    table = markdown_table([])
     try:
-        for key in keys:
-            row = run_zoo([key], root, minutes=args.budget_minutes, size=size, threads=args.threads,
-                          repeats=args.repeats, eval_items=args.eval_items, isolate=not args.no_isolate,
-                          log=lambda m: print(m, file=sys.stderr, flush=True))[0]
-            table = save(row)
+        run_zoo(keys, root, minutes=args.budget_minutes, size=size, threads=args.threads, repeats=args.repeats,
+                eval_items=args.eval_items, isolate=not args.no_isolate,
+                log=lambda m: print(m, file=sys.stderr, flush=True), on_row=save)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -273,10 +273,11 @@ def machine_description(threads: int) -> dict[str, Any]:
 
 def run_zoo(variants: Iterable[ZooVariant | str], data_root: str | Path, *, minutes: float,
             size: tuple[int, int] = (360, 480), threads: int = 2, repeats: int = 5, eval_items: int | None = None,
-            isolate: bool = True, progress: bool = False,
-            log: Callable[[str], None] | None = print) -> list[dict[str, Any]]:
+            isolate: bool = True, progress: bool = False, log: Callable[[str], None] | None = print,
+            on_row: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
     """:func:`benchmark_variant` for each of ``variants`` (zoo keys or :class:`ZooVariant`) on the CamVid folder
-    ``data_root`` (the dataset's folder or one above it); returns the rows in order."""
+    ``data_root`` (the dataset's folder or one above it); returns the rows in order. ``on_row`` is called with each
+    row as soon as it is measured (the benchmark script saves there, so an interrupted run keeps its rows)."""
     root = registry.find_root("camvid", data_root)
     rows = []
     for v in variants:
@@ -289,6 +290,8 @@ def run_zoo(variants: Iterable[ZooVariant | str], data_root: str | Path, *, minu
             log(f"[seg_zoo] {variant.key}: " + (row["error"] if "error" in row else
                 f"{row['steps']} steps, val mIoU {row.get('val_miou', float('nan')):.3f}"))
         rows.append(row)
+        if on_row:
+            on_row(row)
     return rows
 
 
