@@ -3,6 +3,8 @@ samples, COCO RLE against pycocotools, the statistics table, and the registry en
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -100,6 +102,25 @@ def test_youtube_vis_and_uvo_json(samples):
     assert {i.category_id for v in uvo for i in v.instances} == {1} and uvo[0].categories == {1: "object"}
     stats = vis_statistics(uvo)
     assert stats["annotated_fraction"] == 1.0 and stats["frames"] == 10
+
+
+def test_uvo_sample_has_the_v1_layout(samples):
+    """UVO v1.0: frames <ytid>/<n>.png as video2frames.py writes them, videos with a ytid, per-frame boxes/areas."""
+    path = samples["uvo"] / "VideoDenseSet" / "UVO_video_train_dense.json"
+    raw = json.loads(path.read_text())
+    for video, v in zip(read_vis_json(path, class_agnostic=True), raw["videos"], strict=True):
+        assert video.name == v["ytid"] and list(video.file_names) == [f"{v['ytid']}/{n}.png" for n in range(len(video))]
+        assert all((samples["uvo"] / "uvo_videos_dense_frames" / f).is_file() for f in video.file_names)
+    for a in raw["annotations"]:
+        for rle, box, area in zip(a["segmentations"], a["bboxes"], a["areas"], strict=True):
+            if rle is None:
+                assert box is None and area is None
+                continue
+            m = decode_rle(rle)
+            ys, xs = np.nonzero(m)
+            assert area == m.sum() and box == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+    vis = read_vis_json(samples["vis"] / "train.json")
+    assert vis[0].name == vis[0].file_names[0].split("/")[0]
 
 
 def test_vis_json_masks_match_the_drawn_clips(samples):

@@ -102,11 +102,12 @@ Without the real data the quick profile uses a SYNTHETIC sample in this layout (
         classes=("object",), ignore_index=None,
         note="""\
 UVO v1.0: open-world, class-agnostic segmentation of every object in Kinetics videos: a dense set (every frame of
-3-second clips at 30 fps labelled, video-level JSON in the YouTube-VIS format, one category "object") and a sparse
-set (one frame per second, COCO-style image JSON). Get it from https://sites.google.com/view/unidentified-video-object
-(Google Drive; the Kinetics videos are split into frames with the release's script); put the dense annotations
-under <data root>/uvo/VideoDenseSet/ and the frames under <data root>/uvo/uvo_videos_dense_frames/<video>/. Read
-with course_lib.data.youtube.read_vis_json(..., class_agnostic=True).
+3-second clips at 30 fps labelled; VideoDenseSet/UVO_video_{train,val}_dense.json in the YouTube-VIS format, videos
+with their YouTube id "ytid"), a sparse set (VideoSparseSet/: the same videos' 1 fps labels in that video format)
+and FrameSet/UVO_frame_{train,val}.json (COCO image format). Get it from
+https://sites.google.com/view/unidentified-video-object (Google Drive); split the Kinetics clips into frames with the
+release's video2frames.py, which writes uvo_videos_dense_frames/<ytid>/0.png, 1.png, ... (the JSONs' file_names).
+Put the kit under <data root>/uvo/. Read with course_lib.data.youtube.read_vis_json(..., class_agnostic=True).
 Licence: annotations CC BY 4.0 (UVO terms); videos from Kinetics (YouTube).
 Cite: W. Wang, M. Feiszli, H. Wang, D. Tran, "Unidentified Video Objects: A Benchmark for Dense, Open-World
 Segmentation", ICCV 2021, arXiv:2104.04691.

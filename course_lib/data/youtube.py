@@ -16,8 +16,18 @@ Objects may enter mid-video: ``meta.json`` names each object's frames, so its fi
 (:attr:`course_lib.data.video.VideoSequence.objects`). YouTube-VIS (2019, 2021) and UVO's dense set store a split
 as one JSON: ``videos`` (``id``, ``width``, ``height``, ``length``, ``file_names``), ``annotations`` (one per object
 instance: ``video_id``, ``category_id``, ``segmentations``: one RLE or ``null`` per frame) and ``categories``
-(UVO: the one class-agnostic "object"). :func:`read_vis_json` checks and reads it; masks decode on demand
-(:mod:`course_lib.io.rle`). Samples: :mod:`course_lib.synthetic.youtube`.
+(UVO: the one class-agnostic "object"). Annotations also carry per-frame ``bboxes`` and ``areas`` (read past here).
+UVO v1.0 (the release's README and ``video2frames.py``)::
+
+    <root>/VideoDenseSet/UVO_video_{train,val,test}_dense.json     YouTube-VIS style, 30 fps, every frame labelled;
+                                                                   videos also carry their YouTube id ``ytid``
+    <root>/VideoSparseSet/UVO_sparse_{train,val}_video[_with_interpolation].json   the same format at 1 fps
+                                                                   (or interpolated to 30 fps)
+    <root>/FrameSet/UVO_frame_{train,val}.json                     COCO image format (not read here)
+    <root>/uvo_videos_{dense,sparse}_frames/<ytid>/0.png 1.png ... file_names are "<ytid>/<n>.png"
+
+:func:`read_vis_json` checks and reads the video JSONs; masks decode on demand (:mod:`course_lib.io.rle`). Samples:
+:mod:`course_lib.synthetic.youtube`.
 
 Example:
     >>> vos = YouTubeVOS(course_lib.synthetic.youtube.write_vos_sample(tmp_path), split="train")  # doctest: +SKIP
@@ -142,7 +152,10 @@ class VisInstance:
 
 @dataclass(frozen=True)
 class VisVideo:
-    """One video of a YouTube-VIS / UVO JSON: frame file names, size, instances; masks decode on demand."""
+    """One video of a YouTube-VIS / UVO JSON: frame file names, size, instances; masks decode on demand.
+
+    ``name`` is UVO's ``ytid`` where the JSON gives one, else the folder of the first frame (YouTube-VIS).
+    """
 
     id: int
     file_names: tuple[str, ...]
@@ -151,6 +164,7 @@ class VisVideo:
     instances: tuple[VisInstance, ...] = ()
     categories: dict[int, str] = field(default_factory=dict)
     source: str = ""
+    name: str = ""
 
     def __len__(self) -> int:
         return len(self.file_names)
@@ -168,6 +182,14 @@ class VisVideo:
                 masks.append(m)
                 cats.append(inst.category_id)
         return (np.stack(masks) if masks else np.zeros((0, self.height, self.width), bool)), cats
+
+    def track(self, index: int) -> list[np.ndarray | None]:
+        """The masks ``bool [H, W]`` of instance ``index`` in every frame, ``None`` where it is absent: one track,
+        as :func:`course_lib.metrics.track_iou` takes it."""
+        inst = self.instances[index]
+        where = f"{self.source}: video {self.id}, instance {inst.id}"
+        return [None if rle is None else decode_rle(rle, f"{where}, frame {t}")
+                for t, rle in enumerate(inst.segmentations)]
 
     def labelled_frames(self) -> list[int]:
         """The frames in which some instance has a mask."""
@@ -209,7 +231,8 @@ def read_vis_json(path: str | os.PathLike, *, class_agnostic: bool = False) -> l
         vid = _int(v.get("id"), where, "id")
         if vid in videos:
             raise ValueError(f"{where}: video id {vid} appears twice")
-        videos[vid] = {"file_names": tuple(names), "height": _int(v.get("height"), where, "height"),
+        videos[vid] = {"name": str(v.get("ytid") or str(names[0]).replace("\\", "/").split("/")[0]),
+                       "file_names": tuple(names), "height": _int(v.get("height"), where, "height"),
                        "width": _int(v.get("width"), where, "width"), "instances": []}
     for k, a in enumerate(data.get("annotations") or []):
         where = f"{path}: annotations[{k}]"
@@ -233,8 +256,8 @@ def read_vis_json(path: str | os.PathLike, *, class_agnostic: bool = False) -> l
                                  f"[{video['height']}, {video['width']}], got {str(s)[:60]}")
         video["instances"].append(VisInstance(_int(a.get("id", k + 1), where, "id"), cat, tuple(segs),
                                               bool(a.get("iscrowd", 0))))
-    return [VisVideo(vid, v["file_names"], v["height"], v["width"], tuple(v["instances"]), categories, str(path))
-            for vid, v in sorted(videos.items())]
+    return [VisVideo(vid, v["file_names"], v["height"], v["width"], tuple(v["instances"]), categories, str(path),
+                     v["name"]) for vid, v in sorted(videos.items())]
 
 
 def vis_statistics(videos: Sequence[VisVideo]) -> dict[str, float]:

@@ -3,9 +3,12 @@
 
 Introduced in Chapter 7. YouTube-VOS: every frame of a clip is drawn, every 5th is kept (``00000.jpg, 00005.jpg``
 ...) with its palette annotation and ``meta.json``, and one object per video enters mid-video. YouTube-VIS: all
-kept frames, one JSON with an RLE (compressed, as in the release) or ``null`` per frame per instance and
-categories. UVO: the same JSON, class-agnostic (the one category "object"), every frame labelled (its dense set).
-Read by :mod:`course_lib.data.youtube`.
+kept frames, one JSON whose annotations hold, per frame, an RLE (compressed) or ``null`` (``segmentations``), a box
+``[x, y, w, h]`` or ``null`` (``bboxes``) and an area or ``null`` (``areas``), as the release's ``train.json``.
+UVO v1.0 dense set: the same YouTube-VIS-style JSON (``VideoDenseSet/UVO_video_train_dense.json``), every frame
+labelled, class-agnostic (category 1 "object"), each video with its YouTube id (``ytid``); the frames are named as
+the release's ``video2frames.py`` writes them, ``uvo_videos_dense_frames/<ytid>/<n>.png`` with ``n`` counted from 0
+without padding. Read by :mod:`course_lib.data.youtube`.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from ..io.atomic import atomic_write_text
+from ..io.atomic import atomic_write, atomic_write_text
 from ..io.rle import encode_rle
 from .common import mark_sample, sample_is_current
 from .davis import _save_jpeg, render_video, save_annotation
@@ -60,7 +64,21 @@ def write_vos_sample(root: str | os.PathLike, *, videos: int = 4, length: int = 
     return folder
 
 
-def _write_json_sample(folder: Path, params: dict, json_path: Path, frames_dir: Path, step: int, agnostic: bool,
+def _box_area(mask: np.ndarray) -> tuple[list[int] | None, int | None]:
+    """COCO's ``[x, y, w, h]`` and area of a mask, ``(None, None)`` where it is empty."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None, None
+    x0, y0 = int(xs.min()), int(ys.min())
+    return [x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1], int(mask.sum())
+
+
+def _save_png(path: Path, frame: np.ndarray) -> None:
+    with atomic_write(path) as f:
+        Image.fromarray(frame).save(f, format="PNG")
+
+
+def _write_json_sample(folder: Path, params: dict, json_path: Path, frames_dir: Path, step: int, uvo: bool,
                        description: str) -> Path:
     if sample_is_current(folder, params):
         return folder
@@ -68,18 +86,25 @@ def _write_json_sample(folder: Path, params: dict, json_path: Path, frames_dir: 
     clips = _clips(params["videos"], params["length"], params["width"], params["height"], params["seed"], step)
     for vid, (name, frames, labels, objects) in enumerate(clips, start=1):
         kept = list(range(0, params["length"], step))
-        names = [f"{name}/{t:05d}.jpg" for t in kept]
+        # UVO: <ytid>/<n>.png as video2frames.py writes them; YouTube-VIS: <video>/<frame:05d>.jpg
+        names = [f"{name}/{t}.png" if uvo else f"{name}/{t:05d}.jpg" for t in kept]
         for t, file_name in zip(kept, names, strict=True):
-            _save_jpeg(frames_dir / file_name, frames[t])
-        videos.append({"id": vid, "width": params["width"], "height": params["height"], "length": len(kept),
-                       "file_names": names})
+            (_save_png if uvo else _save_jpeg)(frames_dir / file_name, frames[t])
+        video = {"id": vid, "width": params["width"], "height": params["height"], "length": len(kept),
+                 "file_names": names}
+        videos.append({**video, "ytid": name} if uvo else video)
         for k in range(1, objects + 1):
-            segs = [encode_rle(labels[t] == k, compressed=True) if (labels[t] == k).any() else None for t in kept]
-            if any(s is not None for s in segs):
-                annotations.append({"id": len(annotations) + 1, "video_id": vid, "iscrowd": 0,
-                                    "category_id": 1 if agnostic else 1 + (k - 1) % len(_CATEGORIES),
-                                    "segmentations": segs, "height": params["height"], "width": params["width"]})
-    categories = ([{"id": 1, "name": "object", "supercategory": "object"}] if agnostic else
+            masks = [labels[t] == k for t in kept]
+            if not any(m.any() for m in masks):
+                continue
+            boxes, areas = zip(*(_box_area(m) for m in masks), strict=True)
+            annotations.append({"id": len(annotations) + 1, "video_id": vid, "iscrowd": 0,
+                                "category_id": 1 if uvo else 1 + (k - 1) % len(_CATEGORIES),
+                                "segmentations": [encode_rle(m, compressed=True) if m.any() else None
+                                                  for m in masks],
+                                "bboxes": list(boxes), "areas": list(areas),
+                                "height": params["height"], "width": params["width"]})
+    categories = ([{"id": 1, "name": "object", "supercategory": "object"}] if uvo else
                   [{"id": i + 1, "name": n, "supercategory": "object"} for i, n in enumerate(_CATEGORIES)])
     atomic_write_text(json_path, json.dumps({"videos": videos, "annotations": annotations,
                                              "categories": categories}))
@@ -92,17 +117,18 @@ def write_vis_sample(root: str | os.PathLike, *, videos: int = 4, length: int = 
     """Write (once) a synthetic YouTube-VIS sample (``train.json`` + ``train/JPEGImages``) under
     ``root/youtube_vis``; every 5th frame is kept and labelled."""
     folder = Path(root) / "youtube_vis"
-    params = dict(videos=videos, length=length, width=width, height=height, seed=seed)
+    params = dict(videos=videos, length=length, width=width, height=height, seed=seed, layout="bboxes+areas")
     return _write_json_sample(folder, params, folder / "train.json", folder / "train" / "JPEGImages", 5, False,
                               "SYNTHETIC YouTube-VIS sample written by course_lib.synthetic.youtube.")
 
 
 def write_uvo_sample(root: str | os.PathLike, *, videos: int = 3, length: int = 9, width: int = 96,
                      height: int = 64, seed: int = 3) -> Path:
-    """Write (once) a synthetic UVO dense sample (``VideoDenseSet/UVO_video_train_dense.json``, every frame
-    labelled, class-agnostic; frames in ``uvo_videos_dense_frames/<video>/``) under ``root/uvo``."""
+    """Write (once) a synthetic UVO v1.0 dense sample (``VideoDenseSet/UVO_video_train_dense.json``, every frame
+    labelled, class-agnostic, videos with a ``ytid``; frames ``uvo_videos_dense_frames/<ytid>/<n>.png``) under
+    ``root/uvo``."""
     folder = Path(root) / "uvo"
-    params = dict(videos=videos, length=length, width=width, height=height, seed=seed)
+    params = dict(videos=videos, length=length, width=width, height=height, seed=seed, layout="v1.0 png")
     return _write_json_sample(folder, params, folder / "VideoDenseSet" / "UVO_video_train_dense.json",
                               folder / "uvo_videos_dense_frames", 1, True,
                               "SYNTHETIC UVO dense sample written by course_lib.synthetic.youtube.")
