@@ -179,3 +179,20 @@ def test_noisy_labels_are_fixed_per_picture_and_only_on_the_chosen_share(samples
     assert set(np.unique(swapped)) <= set(np.unique(labels)) | {0}
     with pytest.raises(ValueError, match="fraction"):
         NoisyLabels(ds, fraction=1.5)
+
+
+def test_mapped_labels_give_the_target_set_and_keep_void(samples):
+    from course_lib.data.parsing import MappedLabels, NoisyLabels
+
+    ds = LIP(samples["lip"], "train", transforms=ParsingTransforms(train=False, flip_pairs=()))
+    coarse = MappedLabels(ds, "coarse")
+    assert coarse.classes == COARSE_CLASSES and coarse.flip_pairs == () and len(coarse) == len(ds)
+    raw, mapped = ds.load_raw(1)[1], coarse.load_raw(1)[1]
+    for source in np.unique(raw):  # every source label lands on its table entry, pixel for pixel
+        assert set(np.unique(mapped[raw == source])) == {LABEL_MAPPINGS["lip", "coarse"][source]}
+    assert set(np.unique(mapped)) <= set(range(len(COARSE_CLASSES))) | {255}
+    assert torch.equal(coarse[1][1], torch.from_numpy(mapped).long())
+    noisy = NoisyLabels(coarse, fraction=1.0, seed=0)  # the noise acts on the mapped labels
+    assert set(np.unique(noisy.load_raw(0)[1])) <= set(range(len(COARSE_CLASSES))) | {255}
+    with pytest.raises(ValueError, match="no label mapping from 'lip' to 'cityscapes'"):
+        MappedLabels(ds, "cityscapes")

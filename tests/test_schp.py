@@ -142,3 +142,20 @@ def test_recipe_trains_evaluates_and_reloads(tmp_path):
     assert again["miou"] == pytest.approx(result.metrics["miou"])
     assert {r.name for r in [get_recipe(n) for n in ("schp-cihp", "schp-atr", "schp-ppp")]} == {
         "schp-cihp", "schp-atr", "schp-ppp"}
+
+
+def test_recipe_label_set_trains_and_scores_the_mapped_classes(tmp_path):
+    from course_lib.data.parsing_labels import COARSE_CLASSES
+    from course_lib.synthetic.parsing import write_lip_sample
+
+    root = write_lip_sample(tmp_path / "data", n_train=2, n_val=1, size=(48, 32))
+    recipe = get_recipe("schp-lip")
+    cfg = recipe.config("quick", dict(TINY, crop_size=[48, 32], label_set="coarse"))
+    assert recipe.label_set(cfg) == (COARSE_CLASSES, ())
+    val = recipe.build_dataset(root, "val", cfg, train=False)
+    assert int(val[0][1][val[0][1] != 255].max()) < len(COARSE_CLASSES)
+    model = recipe.build_model(cfg)
+    assert model.eval()(val[0][0][None]).shape[1] == len(COARSE_CLASSES)
+    assert 0.0 <= recipe.evaluate(model, val, cfg, progress=False)["miou"] <= 1.0
+    with pytest.raises(ValueError, match="no label mapping"):
+        recipe.label_set(recipe.config("quick", {"label_set": "ade20k"}))

@@ -36,13 +36,13 @@ import numpy as np
 import torch
 
 from .common import PairedSegmentationDataset, dataset_folder
-from .parsing_labels import FLIP_PAIRS
+from .parsing_labels import FLIP_PAIRS, LABEL_MAPPINGS, PARSING_CLASSES
 from .registry import get
 from .splits import hashed_holdout, read_id_list
 from .transforms import SegmentationTransforms, to_tv_tensors
 
-__all__ = ["ATR", "CIHP", "LIP", "NoisyLabels", "ParsingTransforms", "PascalPersonPart", "corrupt_labels",
-           "flip_logits", "flip_permutation", "read_parsing_ids", "swap_left_right"]
+__all__ = ["ATR", "CIHP", "LIP", "MappedLabels", "NoisyLabels", "ParsingTransforms", "PascalPersonPart",
+           "corrupt_labels", "flip_logits", "flip_permutation", "read_parsing_ids", "swap_left_right"]
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -321,6 +321,62 @@ class PascalPersonPart(_ParsingDataset):
         self._init(folder, split, ids, folder / "JPEGImages", folder / "SegmentationPart", transforms, max_items)
 
 
+# ----------------------------------------------------------------------------------------------- label sets
+class _Relabelled(torch.utils.data.Dataset):
+    """A view of a reader with other labels: the subclass's ``load_raw`` changes them, the reader's transforms
+    follow."""
+
+    dataset: _ParsingDataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        image, mask = self.dataset.transforms(*to_tv_tensors(*self.load_raw(index)))
+        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()
+
+
+class MappedLabels(_Relabelled):
+    """A reader of this module whose labels are mapped into another label set (:data:`LABEL_MAPPINGS`).
+
+    Training on the coarse set (background, head, torso, arms, legs) or on PASCAL-Person-Part's parts from LIP or
+    CIHP pictures; labels with no single target part become ``ignore_index``. ``classes`` and ``flip_pairs`` are the
+    target set's; the reader's ``transforms`` run after the mapping, so build them with the target's flip pairs.
+
+    Args:
+        dataset: a reader of this module (``name``, ``load_raw``, ``transforms``, ``ignore_index``).
+        target: the label set to map to, ``(dataset.name, target)`` must be a key of :data:`LABEL_MAPPINGS`.
+
+    Raises:
+        ValueError: no mapping from the reader's set to ``target``.
+
+    Example:
+        >>> MappedLabels.table("lip", "coarse")[[0, 2, 14, 255]].tolist()
+        [0, 1, 3, 255]
+    """
+
+    def __init__(self, dataset: _ParsingDataset, target: str) -> None:
+        self.dataset, self.target = dataset, target
+        self.lut = self.table(dataset.name, target)
+        self.classes = PARSING_CLASSES[target]
+        self.flip_pairs = FLIP_PAIRS.get(target, ())
+        self.ignore_index = dataset.ignore_index
+        self.transforms = dataset.transforms
+
+    @staticmethod
+    def table(source: str, target: str) -> np.ndarray:
+        """The ``uint8 [256]`` lookup table ``source label -> target label`` (255 where no part agrees)."""
+        if (source, target) not in LABEL_MAPPINGS:
+            known = sorted(t for s, t in LABEL_MAPPINGS if s == source)
+            raise ValueError(f"no label mapping from {source!r} to {target!r}; {source} maps to {known}")
+        return LABEL_MAPPINGS[source, target]
+
+    def load_raw(self, index: int):
+        """The picture and its labels in the target set (``uint8 [H, W]``)."""
+        image, labels = self.dataset.load_raw(index)
+        return image, self.lut[np.asarray(labels)]
+
+
 # ----------------------------------------------------------------------------------------------- label noise
 def corrupt_labels(labels: np.ndarray, rng: np.random.Generator, flip_pairs, ignore_index: int = 255,
                    grow: int = 5) -> np.ndarray:
@@ -350,7 +406,7 @@ def corrupt_labels(labels: np.ndarray, rng: np.random.Generator, flip_pairs, ign
     return out
 
 
-class NoisyLabels(torch.utils.data.Dataset):
+class NoisyLabels(_Relabelled):
     """A parsing dataset whose labels carry :func:`corrupt_labels` noise on a fixed share of its pictures.
 
     For the self-correction experiment: train on noisy labels, evaluate on the clean ones. The noise of each
@@ -362,15 +418,12 @@ class NoisyLabels(torch.utils.data.Dataset):
         seed: the noise seed.
     """
 
-    def __init__(self, dataset: _ParsingDataset, fraction: float = 1.0, seed: int = 0) -> None:
+    def __init__(self, dataset: _ParsingDataset | MappedLabels, fraction: float = 1.0, seed: int = 0) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"fraction must be in [0, 1], got {fraction}")
         self.dataset, self.fraction, self.seed = dataset, fraction, seed
         chosen = np.random.default_rng(seed).permutation(len(dataset))[:round(fraction * len(dataset))]
         self.noisy = {int(i) for i in chosen}
-
-    def __len__(self) -> int:
-        return len(self.dataset)
 
     def load_raw(self, index: int):
         """The picture and its (corrupted, for the chosen pictures) labels, as the reader's ``load_raw``."""
@@ -379,7 +432,3 @@ class NoisyLabels(torch.utils.data.Dataset):
             rng = np.random.default_rng([self.seed, index])
             labels = corrupt_labels(labels, rng, self.dataset.flip_pairs, self.dataset.ignore_index)
         return image, labels
-
-    def __getitem__(self, index: int):
-        image, mask = self.dataset.transforms(*to_tv_tensors(*self.load_raw(index)))
-        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()

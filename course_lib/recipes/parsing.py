@@ -43,7 +43,8 @@ from tqdm.auto import tqdm
 from .. import distributed as D
 from ..config import get_device
 from ..data.collate import pad_collate
-from ..data.parsing import ATR, CIHP, LIP, NoisyLabels, ParsingTransforms, PascalPersonPart, flip_logits
+from ..data.parsing import ATR, CIHP, LIP, MappedLabels, NoisyLabels, ParsingTransforms, PascalPersonPart, flip_logits
+from ..data.parsing_labels import FLIP_PAIRS, PARSING_CLASSES
 from ..losses.parsing import SCHPLoss
 from ..metrics import ConfusionMatrix
 from ..models.ace2p import ace2p
@@ -74,6 +75,9 @@ class ParsingConfig(RecipeConfig):
         flip: random left/right-aware horizontal flips in training.
         self_correction: model aggregation and label refinement at the cycle ends (``False``: the plain network).
         label_noise: share of training pictures whose labels are corrupted (0: the labels as given).
+        label_set: train and score in another label set, the dataset's labels mapped by
+            :class:`course_lib.data.parsing.MappedLabels` (``"coarse"``: background, head, torso, arms, legs;
+            ``"ppp"``, ``"atr"``, ``"lip"`` where a mapping exists); ``None``: the dataset's own labels.
         flip_tta: evaluate with flip test-time augmentation.
         eval_scale: the factor pictures are resized by for evaluation (logits scored at the label's size).
         lovasz_weight: weight of Lovász-softmax against the cross-entropy (0.5).
@@ -92,6 +96,7 @@ class ParsingConfig(RecipeConfig):
     flip: bool = True
     self_correction: bool = True
     label_noise: float = 0.0
+    label_set: str | None = None
     flip_tta: bool = True
     eval_scale: float = 1.0
     lovasz_weight: float = 0.5
@@ -154,12 +159,22 @@ class ParsingRecipe(Recipe):
     def flip_pairs(self) -> tuple[tuple[int, int], ...]:
         return self.dataset_class.flip_pairs
 
+    def label_set(self, cfg: ParsingConfig) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
+        """The class names and left/right pairs the run trains and scores (``cfg.label_set`` or the dataset's)."""
+        if cfg.label_set is None or cfg.label_set == self.dataset:
+            return tuple(self.info.classes), self.flip_pairs
+        MappedLabels.table(self.dataset, cfg.label_set)  # a clear error for a set with no mapping
+        return PARSING_CLASSES[cfg.label_set], FLIP_PAIRS.get(cfg.label_set, ())
+
     def build_dataset(self, data_root: Path, split: str, cfg: ParsingConfig, train: bool) -> Dataset:
         ignore = self.info.ignore_index
-        tf = ParsingTransforms(train=train, flip_pairs=self.flip_pairs, size=cfg.crop_size if train else None,
+        _, pairs = self.label_set(cfg)
+        tf = ParsingTransforms(train=train, flip_pairs=pairs, size=cfg.crop_size if train else None,
                                scale=cfg.scale_range, color_jitter=cfg.color_jitter, ignore_index=ignore,
                                flip_p=0.5 if cfg.flip else 0.0)
         ds = self.dataset_class(data_root, split=split, transforms=tf, max_items=cfg.max_items if train else None)
+        if cfg.label_set not in (None, self.dataset):
+            ds = MappedLabels(ds, cfg.label_set)
         if train:
             per_process = math.ceil(len(ds) / D.world_size()) if D.is_distributed() else len(ds)
             self._train_steps = max(1, per_process // cfg.batch_size) if len(ds) > 1 else 1
@@ -168,7 +183,7 @@ class ParsingRecipe(Recipe):
         return ds
 
     def build_model(self, cfg: ParsingConfig) -> nn.Module:
-        net = ace2p(num_classes=self.info.num_classes, backbone=cfg.backbone, output_stride=cfg.output_stride,
+        net = ace2p(num_classes=len(self.label_set(cfg)[0]), backbone=cfg.backbone, output_stride=cfg.output_stride,
                     context_channels=cfg.context_channels, decoder_channels=cfg.decoder_channels,
                     edge_channels=cfg.edge_channels, pretrained_backbone=cfg.pretrained_backbone)
         steps, self._train_steps = self._train_steps, None  # set by build_dataset(train=True) of this run only
@@ -185,9 +200,9 @@ class ParsingRecipe(Recipe):
 
     def evaluate(self, model: nn.Module, dataset: Dataset, cfg: ParsingConfig,
                  device: torch.device | None = None, progress: bool = True) -> dict[str, float]:
-        info = self.info
-        cm = parsing_scores(model, dataset, num_classes=info.num_classes, class_names=info.classes,
-                            flip_pairs=self.flip_pairs, ignore_index=info.ignore_index, flip_tta=cfg.flip_tta,
+        classes, pairs = self.label_set(cfg)
+        cm = parsing_scores(model, dataset, num_classes=len(classes), class_names=classes,
+                            flip_pairs=pairs, ignore_index=self.info.ignore_index, flip_tta=cfg.flip_tta,
                             scale=cfg.eval_scale, batch_size=cfg.eval_batch_size, device=device, amp=cfg.amp,
                             progress=progress)
         return cm.compute()
