@@ -103,9 +103,13 @@ def render_video(rng: np.random.Generator, *, length: int, width: int, height: i
     return frames, labels
 
 
-def _save_jpeg(path: Path, frame: np.ndarray) -> None:
+def _save_frame(path: Path, frame: np.ndarray) -> None:
+    """A video frame as its suffix says: ``.png`` lossless, else JPEG at quality 92 (as the releases' frames)."""
     with atomic_write(path) as f:
-        Image.fromarray(frame).save(f, format="JPEG", quality=92)
+        if path.suffix.lower() == ".png":
+            Image.fromarray(frame).save(f, format="PNG")
+        else:
+            Image.fromarray(frame).save(f, format="JPEG", quality=92)
 
 
 def save_annotation(path: Path, labels: np.ndarray, *, binary: bool = False) -> None:
@@ -134,7 +138,7 @@ def _write(root: str | os.PathLike, year: str, sequences: int, length: tuple[int
         frames, labels = render_video(rng, length=n, width=width, height=height, objects=objects,
                                       void_object=None if year == "2016" else 1)
         for t in range(n):
-            _save_jpeg(folder / "JPEGImages" / "480p" / name / f"{t:05d}.jpg", frames[t])
+            _save_frame(folder / "JPEGImages" / "480p" / name / f"{t:05d}.jpg", frames[t])
             save_annotation(folder / "Annotations" / "480p" / name / f"{t:05d}.png", labels[t],
                             binary=year == "2016")
         names.append(name)

@@ -18,12 +18,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from ..io.atomic import atomic_write, atomic_write_text
+from ..io.atomic import atomic_write_text
 from ..io.rle import encode_rle
 from .common import mark_sample, sample_is_current
-from .davis import _save_jpeg, render_video, save_annotation
+from .davis import _save_frame, render_video, save_annotation
 
 __all__ = ["write_uvo_sample", "write_vis_sample", "write_vos_sample"]
 
@@ -52,7 +51,7 @@ def write_vos_sample(root: str | os.PathLike, *, videos: int = 4, length: int = 
     for name, frames, labels, objects in _clips(videos, length, width, height, seed, 5):
         kept = list(range(0, length, 5))
         for t in kept:
-            _save_jpeg(folder / "train" / "JPEGImages" / name / f"{t:05d}.jpg", frames[t])
+            _save_frame(folder / "train" / "JPEGImages" / name / f"{t:05d}.jpg", frames[t])
             save_annotation(folder / "train" / "Annotations" / name / f"{t:05d}.png", labels[t])
         meta["videos"][name] = {"objects": {
             str(k): {"category": _CATEGORIES[(k - 1) % len(_CATEGORIES)],
@@ -73,11 +72,6 @@ def _box_area(mask: np.ndarray) -> tuple[list[int] | None, int | None]:
     return [x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1], int(mask.sum())
 
 
-def _save_png(path: Path, frame: np.ndarray) -> None:
-    with atomic_write(path) as f:
-        Image.fromarray(frame).save(f, format="PNG")
-
-
 def _write_json_sample(folder: Path, params: dict, json_path: Path, frames_dir: Path, step: int, uvo: bool,
                        description: str) -> Path:
     if sample_is_current(folder, params):
@@ -89,7 +83,7 @@ def _write_json_sample(folder: Path, params: dict, json_path: Path, frames_dir: 
         # UVO: <ytid>/<n>.png as video2frames.py writes them; YouTube-VIS: <video>/<frame:05d>.jpg
         names = [f"{name}/{t}.png" if uvo else f"{name}/{t:05d}.jpg" for t in kept]
         for t, file_name in zip(kept, names, strict=True):
-            (_save_png if uvo else _save_jpeg)(frames_dir / file_name, frames[t])
+            _save_frame(frames_dir / file_name, frames[t])
         video = {"id": vid, "width": params["width"], "height": params["height"], "length": len(kept),
                  "file_names": names}
         videos.append({**video, "ytid": name} if uvo else video)
