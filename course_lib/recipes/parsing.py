@@ -159,12 +159,17 @@ class ParsingRecipe(Recipe):
     def flip_pairs(self) -> tuple[tuple[int, int], ...]:
         return self.dataset_class.flip_pairs
 
+    def _mapped_to(self, cfg: ParsingConfig) -> str | None:
+        """The label set the dataset's labels are mapped to, ``None`` where the run keeps its own labels."""
+        return None if cfg.label_set in (None, self.dataset) else cfg.label_set
+
     def label_set(self, cfg: ParsingConfig) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
         """The class names and left/right pairs the run trains and scores (``cfg.label_set`` or the dataset's)."""
-        if cfg.label_set is None or cfg.label_set == self.dataset:
+        target = self._mapped_to(cfg)
+        if target is None:
             return tuple(self.info.classes), self.flip_pairs
-        MappedLabels.table(self.dataset, cfg.label_set)  # a clear error for a set with no mapping
-        return PARSING_CLASSES[cfg.label_set], FLIP_PAIRS.get(cfg.label_set, ())
+        MappedLabels.table(self.dataset, target)  # a clear error for a set with no mapping
+        return PARSING_CLASSES[target], FLIP_PAIRS.get(target, ())
 
     def build_dataset(self, data_root: Path, split: str, cfg: ParsingConfig, train: bool) -> Dataset:
         ignore = self.info.ignore_index
@@ -173,7 +178,7 @@ class ParsingRecipe(Recipe):
                                scale=cfg.scale_range, color_jitter=cfg.color_jitter, ignore_index=ignore,
                                flip_p=0.5 if cfg.flip else 0.0)
         ds = self.dataset_class(data_root, split=split, transforms=tf, max_items=cfg.max_items if train else None)
-        if cfg.label_set not in (None, self.dataset):
+        if self._mapped_to(cfg) is not None:
             ds = MappedLabels(ds, cfg.label_set)
         if train:
             per_process = math.ceil(len(ds) / D.world_size()) if D.is_distributed() else len(ds)
