@@ -83,6 +83,17 @@ def test_toc_lists_existing_files_in_lecture_order():
     assert "notebooks/ch01_tasks_and_metrics" in TOC_FILES
 
 
+def test_intro_chapter_table_marks_exactly_the_chapters_in_the_toc_as_available():
+    rows = re.findall(r"^\| (\d+) \| ([^|]+) \|[^|]*\| ([^|]+) \|$", (ROOT / "book/intro.md").read_text("utf-8"), re.M)
+    assert len(rows) == 11, f"book/intro.md: expected the lecture's 11 chapters in its table, found {len(rows)}"
+    in_toc = {int(m.group(1)) for e in TOC_FILES if (m := re.search(r"ch(\d\d)_", e))}
+    for number, title, status in rows:
+        written = int(number) in in_toc
+        assert ("{doc}`available" in status) == written, (
+            f"book/intro.md: chapter {number} ({title.strip()}) is {status.strip()!r}, but it is "
+            f"{'in' if written else 'not in'} _toc.yml")
+
+
 @pytest.mark.parametrize("entry", NOTEBOOKS)
 def test_notebook_is_committed_without_outputs(entry):
     nb = _load_notebook(entry)
