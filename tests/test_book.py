@@ -65,6 +65,8 @@ def _resolve(entry: str) -> Path | None:
 
 
 TOC_FILES = _toc_files(TOC)
+#: the chapter number of every _toc.yml entry named chNN_..., in the order of the table of contents
+TOC_CHAPTERS = [int(m.group(1)) for e in TOC_FILES if (m := re.search(r"ch(\d\d)_", e))]
 NOTEBOOKS = [e for e in TOC_FILES if e.startswith("notebooks/") or e.endswith(".ipynb")]
 
 
@@ -78,17 +80,15 @@ def test_toc_lists_existing_files_in_lecture_order():
     missing = [e for e in TOC_FILES if _resolve(e) is None]
     assert not missing, f"_toc.yml lists files that do not exist: {missing}"
     assert TOC["root"] == "book/intro"
-    chapter_numbers = [int(m.group(1)) for e in TOC_FILES if (m := re.search(r"ch(\d\d)_", e))]
-    assert chapter_numbers == sorted(chapter_numbers), f"chapters out of lecture order: {TOC_FILES}"
+    assert TOC_CHAPTERS == sorted(TOC_CHAPTERS), f"chapters out of lecture order: {TOC_FILES}"
     assert "notebooks/ch01_tasks_and_metrics" in TOC_FILES
 
 
 def test_intro_chapter_table_marks_exactly_the_chapters_in_the_toc_as_available():
     rows = re.findall(r"^\| (\d+) \| ([^|]+) \|[^|]*\| ([^|]+) \|$", (ROOT / "book/intro.md").read_text("utf-8"), re.M)
     assert len(rows) == 11, f"book/intro.md: expected the lecture's 11 chapters in its table, found {len(rows)}"
-    in_toc = {int(m.group(1)) for e in TOC_FILES if (m := re.search(r"ch(\d\d)_", e))}
     for number, title, status in rows:
-        written = int(number) in in_toc
+        written = int(number) in TOC_CHAPTERS
         assert ("{doc}`available" in status) == written, (
             f"book/intro.md: chapter {number} ({title.strip()}) is {status.strip()!r}, but it is "
             f"{'in' if written else 'not in'} _toc.yml")
